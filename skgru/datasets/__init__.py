@@ -1,0 +1,25 @@
+"""Small real time-series classification datasets bundled with skgru.
+
+Each loader returns the standard train or test split of one problem from the
+UCR/UEA time series classification archive as a :class:`sklearn.utils.Bunch`
+(or ``(data, target)`` with ``return_X_y=True``).
+
+- :func:`load_gunpoint`: univariate, length 150, 2 classes.
+- :func:`load_italy_power_demand`: univariate, length 24, 2 classes.
+- :func:`load_basic_motions`: 6 channels, length 100, 4 classes.
+- :func:`load_pickup_gesture_wiimote_z`: univariate, variable length, 10 classes.
+"""
+
+from ._base import (
+    load_basic_motions,
+    load_gunpoint,
+    load_italy_power_demand,
+    load_pickup_gesture_wiimote_z,
+)
+
+__all__ = [
+    "load_basic_motions",
+    "load_gunpoint",
+    "load_italy_power_demand",
+    "load_pickup_gesture_wiimote_z",
+]
