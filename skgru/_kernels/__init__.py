@@ -1,0 +1,1 @@
+"""Compute kernels: scalar gate math (``_math``), CPU (``_cpu``) and CUDA (``_cuda``)."""

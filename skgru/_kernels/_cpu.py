@@ -1,0 +1,328 @@
+"""CPU kernels (``@njit``) for the GRU forward pass and back-propagation through time.
+
+Layout: time-major. ``X`` is ``(T, B, F)``, states ``H`` are ``(T + 1, B, U)``
+with ``H[0]`` the initial state and ``H[t + 1]`` the state after step ``t``.
+``mask`` is ``(T, B)`` uint8, 1 for a valid step; on a masked step the state is
+carried unchanged (Keras semantics), so padding never changes a result.
+Weights are Keras-ordered: ``W (F, 3U)``, ``R (U, 3U)`` with column blocks
+``[z | r | n]``; ``bias`` is always ``(2, 3U)`` here (row 0 input bias, row 1
+recurrent bias; row 1 is ignored when ``reset_after=False``).
+
+Structure (SPEC.md 1b): one GEMM for the input projection of all timesteps, one
+GEMM per step for the recurrent product over the batch, one fused loop for the
+gate nonlinearities, and the weight gradients as GEMMs over all stored rows.
+
+Gate values are saved in ``S (T, B, 4U)`` as ``[z | r | n | s]`` where ``s`` is
+``m_n`` (the recurrent n-projection with its bias) for ``reset_after=True`` and
+``r * h_prev`` for ``reset_after=False``; the backward pass needs them.
+
+Optional inputs are passed as zero-length arrays instead of ``None`` (one
+compiled signature, no typing branches): ``rmask`` of shape ``(0, U)`` means no
+recurrent dropout, ``S`` of shape ``(0, ...)`` means inference (nothing stored),
+``dH_seq`` of shape ``(0, ...)`` means no gradient on intermediate states and
+``dX`` of shape ``(0, ...)`` means the input gradient is not wanted.
+"""
+
+import numpy as np
+
+from . import _math
+from ._config import njit, scalar
+
+_m = _math.build(scalar)
+_gates_reset_after = _m.gates_reset_after
+_update_gates = _m.update_gates
+_candidate_reset_before = _m.candidate_reset_before
+_grad_zn = _m.grad_zn
+_grad_r = _m.grad_r
+
+
+@njit
+def _any_valid(mask_t):
+    for b in range(mask_t.shape[0]):
+        if mask_t[b]:
+            return True
+    return False
+
+
+@njit
+def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
+    """Forward pass over a batch; fills ``H`` (and ``S`` when it is not empty).
+
+    ``A (T, B, 3U)`` is workspace for the input projections (it may be reused
+    by the backward pass as ``dA``). With ``S`` empty (inference) the products
+    use :func:`matmul_rowwise`, so each sequence's result is independent of
+    the batch it is computed in.
+    """
+    T, B, F = X.shape
+    U = R.shape[0]
+    G = 3 * U
+    one = np.ones(1, dtype=H.dtype)[0]
+    store = S.shape[0] > 0
+    use_rmask = rmask.shape[0] > 0
+    b_i = bias[0]
+    b_h = bias[1]
+    if T * B > 0 and F > 0:
+        if store:
+            np.dot(X.reshape(T * B, F), W, A.reshape(T * B, G))
+        else:
+            matmul_rowwise(X.reshape(T * B, F), W, A.reshape(T * B, G))
+    else:
+        A[:] = 0
+    H[0] = h0
+    HM = np.empty((B, U), dtype=H.dtype)
+    if reset_after:
+        M = np.empty((B, G), dtype=H.dtype)
+    else:
+        R_zr = np.ascontiguousarray(R[:, : 2 * U])
+        R_n = np.ascontiguousarray(R[:, 2 * U :])
+        M = np.empty((B, 2 * U), dtype=H.dtype)
+        RH = np.empty((B, U), dtype=H.dtype)
+        Q = np.empty((B, U), dtype=H.dtype)
+        Zt = np.empty((B, U), dtype=H.dtype)
+    for t in range(T):
+        h_prev = H[t]
+        h_new = H[t + 1]
+        if not _any_valid(mask[t]):
+            h_new[:] = h_prev
+            if store:
+                S[t] = 0
+            continue
+        if use_rmask:
+            for b in range(B):
+                for j in range(U):
+                    HM[b, j] = h_prev[b, j] * rmask[b, j]
+        else:
+            HM[:] = h_prev
+        if reset_after:
+            if store:
+                np.dot(HM, R, M)
+            else:
+                matmul_rowwise(HM, R, M)
+            for b in range(B):
+                if mask[t, b]:
+                    for j in range(U):
+                        m_n = M[b, 2 * U + j] + b_h[2 * U + j]
+                        z, r, n, h = _gates_reset_after(
+                            A[t, b, j] + b_i[j],
+                            A[t, b, U + j] + b_i[U + j],
+                            A[t, b, 2 * U + j] + b_i[2 * U + j],
+                            M[b, j] + b_h[j],
+                            M[b, U + j] + b_h[U + j],
+                            m_n,
+                            h_prev[b, j],
+                            one,
+                        )
+                        h_new[b, j] = h
+                        if store:
+                            S[t, b, j] = z
+                            S[t, b, U + j] = r
+                            S[t, b, 2 * U + j] = n
+                            S[t, b, 3 * U + j] = m_n
+                else:
+                    h_new[b] = h_prev[b]
+                    if store:
+                        S[t, b] = 0
+        else:
+            if store:
+                np.dot(HM, R_zr, M)
+            else:
+                matmul_rowwise(HM, R_zr, M)
+            for b in range(B):
+                if mask[t, b]:
+                    for j in range(U):
+                        z, r = _update_gates(
+                            A[t, b, j] + b_i[j], A[t, b, U + j] + b_i[U + j], M[b, j], M[b, U + j], one
+                        )
+                        Zt[b, j] = z
+                        RH[b, j] = r * HM[b, j]
+                        if store:
+                            S[t, b, j] = z
+                            S[t, b, U + j] = r
+                else:
+                    RH[b] = 0
+            if store:
+                np.dot(RH, R_n, Q)
+            else:
+                matmul_rowwise(RH, R_n, Q)
+            for b in range(B):
+                if mask[t, b]:
+                    for j in range(U):
+                        n, h = _candidate_reset_before(
+                            A[t, b, 2 * U + j] + b_i[2 * U + j], Q[b, j], Zt[b, j], h_prev[b, j], one
+                        )
+                        h_new[b, j] = h
+                        if store:
+                            S[t, b, 2 * U + j] = n
+                            S[t, b, 3 * U + j] = RH[b, j]
+                else:
+                    h_new[b] = h_prev[b]
+                    if store:
+                        S[t, b] = 0
+
+
+@njit
+def _column_sums(A2, out):
+    out[:] = 0
+    for i in range(A2.shape[0]):
+        for j in range(A2.shape[1]):
+            out[j] += A2[i, j]
+
+
+@njit
+def gru_backward(
+    X, mask, W, R, rmask, reset_after, H, S, dH_seq, dh_last, dW, dR, dbias, dX, dh0, dA, dM
+):
+    """Back-propagation through time for one batch.
+
+    Reads the forward's ``H`` and ``S``; ``dH_seq (T, B, U)`` (or empty) is
+    the gradient on every state ``H[1:]`` and ``dh_last (B, U)`` the gradient
+    on the final state. Writes ``dW, dR, dbias (2, 3U), dX (or empty), dh0``.
+    ``dA`` and ``dM`` are ``(T, B, 3U)`` workspaces (``dA`` may alias the
+    forward's ``A``).
+    """
+    T, B, F = X.shape
+    U = R.shape[0]
+    G = 3 * U
+    one = np.ones(1, dtype=H.dtype)[0]
+    use_rmask = rmask.shape[0] > 0
+    has_seq = dH_seq.shape[0] > 0
+    g = dh_last.copy()
+    g_next = np.empty((B, U), dtype=H.dtype)
+    DH = np.empty((B, U), dtype=H.dtype)
+    RT = np.ascontiguousarray(R.T)
+    if not reset_after:
+        R_zrT = np.ascontiguousarray(R[:, : 2 * U].T)
+        R_nT = np.ascontiguousarray(R[:, 2 * U :].T)
+        DN = np.empty((B, U), dtype=H.dtype)
+        DRH = np.empty((B, U), dtype=H.dtype)
+        DZR = np.empty((B, 2 * U), dtype=H.dtype)
+    for t in range(T - 1, -1, -1):
+        if has_seq:
+            g += dH_seq[t]
+        h_prev = H[t]
+        if not _any_valid(mask[t]):
+            dA[t] = 0
+            dM[t] = 0
+            continue
+        if reset_after:
+            for b in range(B):
+                if mask[t, b]:
+                    for j in range(U):
+                        z = S[t, b, j]
+                        r = S[t, b, U + j]
+                        n = S[t, b, 2 * U + j]
+                        m_n = S[t, b, 3 * U + j]
+                        dz, dn = _grad_zn(g[b, j], h_prev[b, j], z, n, one)
+                        dr = _grad_r(dn, m_n, r, one)
+                        dA[t, b, j] = dz
+                        dA[t, b, U + j] = dr
+                        dA[t, b, 2 * U + j] = dn
+                        dM[t, b, j] = dz
+                        dM[t, b, U + j] = dr
+                        dM[t, b, 2 * U + j] = dn * r
+                        g_next[b, j] = g[b, j] * z
+                else:
+                    dA[t, b] = 0
+                    dM[t, b] = 0
+                    g_next[b] = g[b]
+            np.dot(dM[t], RT, DH)
+        else:
+            for b in range(B):
+                if mask[t, b]:
+                    for j in range(U):
+                        z = S[t, b, j]
+                        n = S[t, b, 2 * U + j]
+                        dz, dn = _grad_zn(g[b, j], h_prev[b, j], z, n, one)
+                        dA[t, b, j] = dz
+                        dA[t, b, 2 * U + j] = dn
+                        DN[b, j] = dn
+                        g_next[b, j] = g[b, j] * z
+                else:
+                    DN[b] = 0
+                    g_next[b] = g[b]
+            np.dot(DN, R_nT, DRH)
+            for b in range(B):
+                if mask[t, b]:
+                    for j in range(U):
+                        r = S[t, b, U + j]
+                        hm = h_prev[b, j]
+                        if use_rmask:
+                            hm = hm * rmask[b, j]
+                        dr = _grad_r(DRH[b, j], hm, r, one)
+                        dA[t, b, U + j] = dr
+                        DZR[b, j] = dA[t, b, j]
+                        DZR[b, U + j] = dr
+                        DRH[b, j] = DRH[b, j] * r
+                    for k in range(G):
+                        dM[t, b, k] = dA[t, b, k]
+                else:
+                    dA[t, b] = 0
+                    dM[t, b] = 0
+                    DZR[b] = 0
+                    DRH[b] = 0
+            np.dot(DZR, R_zrT, DH)
+            DH += DRH
+        if use_rmask:
+            for b in range(B):
+                for j in range(U):
+                    DH[b, j] *= rmask[b, j]
+        for b in range(B):
+            for j in range(U):
+                g[b, j] = g_next[b, j] + DH[b, j]
+    dh0[:] = g
+
+    # Weight gradients: one GEMM each over all T * B rows.
+    N = T * B
+    dA2 = dA.reshape(N, G)
+    dM2 = dM.reshape(N, G)
+    if N == 0:
+        dW[:] = 0
+        dR[:] = 0
+        dbias[:] = 0
+        if dX.shape[0] > 0:
+            dX[:] = 0
+        return
+    np.dot(X.reshape(N, F).T, dA2, dW)
+    _column_sums(dA2, dbias[0])
+    Hp = H[:T].reshape(N, U)
+    if use_rmask:
+        Hm = np.empty((N, U), dtype=H.dtype)
+        for t in range(T):
+            for b in range(B):
+                for j in range(U):
+                    Hm[t * B + b, j] = H[t, b, j] * rmask[b, j]
+        Hp = Hm
+    if reset_after:
+        np.dot(Hp.T, dM2, dR)
+        _column_sums(dM2, dbias[1])
+    else:
+        dbias[1] = 0
+        P = np.empty((U, 2 * U), dtype=H.dtype)
+        np.dot(Hp.T, np.ascontiguousarray(dM2[:, : 2 * U]), P)
+        dR[:, : 2 * U] = P
+        RH2 = np.ascontiguousarray(S.reshape(N, 4 * U)[:, 3 * U :])
+        Pn = np.empty((U, U), dtype=H.dtype)
+        np.dot(RH2.T, np.ascontiguousarray(dM2[:, 2 * U :]), Pn)
+        dR[:, 2 * U :] = Pn
+    if dX.shape[0] > 0:
+        np.dot(dA2, np.ascontiguousarray(W.T), dX.reshape(N, F))
+
+
+@njit
+def matmul_rowwise(A, Bm, out):
+    """``out = A @ Bm`` with each output row summed in a fixed order over ``k``.
+
+    BLAS picks different code paths by matrix size (a single row goes through
+    GEMV), so a row's result can change in the last bit with the batch it sits
+    in. Inference uses this product so that a prediction never depends on
+    batch size or order; training keeps BLAS.
+    """
+    M, K = A.shape
+    N = Bm.shape[1]
+    for i in range(M):
+        for j in range(N):
+            out[i, j] = 0
+        for k in range(K):
+            a = A[i, k]
+            for j in range(N):
+                out[i, j] += a * Bm[k, j]

@@ -1,0 +1,112 @@
+"""The model: one GRU layer and a dense output head, in host (NumPy) terms.
+
+Parameters are a list in Keras order ``[W (F, 3U), R (U, 3U), bias, Wd (U,
+n_out), bd (n_out,)]`` with ``bias`` of shape ``(2, 3U)`` when
+``reset_after=True`` and ``(3U,)`` otherwise. This module holds what does not
+depend on where the arithmetic runs: initialisation, the head's activations and
+loss, and the dropout/noise draws (always on the host from ``random_state``).
+"""
+
+import numpy as np
+from scipy.special import expit, log_expit, log_softmax, softmax
+
+__all__ = [
+    "init_params",
+    "fused_bias",
+    "head_loss_grad",
+    "head_proba",
+    "draw_regularisers",
+    "L2_PENALISED",
+]
+
+# Indices of the parameters the L2 penalty ``alpha`` applies to (kernels, not
+# biases), as MLPClassifier penalises ``coefs_`` but not ``intercepts_``.
+L2_PENALISED = (0, 1, 3)
+
+
+def _glorot_uniform(rng, shape, dtype):
+    fan_in, fan_out = shape
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype(dtype)
+
+
+def _orthogonal(rng, shape, dtype):
+    # Keras Orthogonal: QR of a normal (max, min) matrix, sign-fixed, transposed
+    # when rows < cols: for (U, 3U) this gives orthonormal rows (SPEC.md 1.3).
+    rows, cols = shape
+    a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return np.ascontiguousarray(q[:rows, :cols], dtype=dtype)
+
+
+def init_params(rng, n_features, units, n_outputs, reset_after, dtype):
+    """Keras initialisation: glorot-uniform kernels, orthogonal recurrent kernel, zero biases."""
+    W = _glorot_uniform(rng, (n_features, 3 * units), dtype)
+    R = _orthogonal(rng, (units, 3 * units), dtype)
+    bias = np.zeros((2, 3 * units) if reset_after else (3 * units,), dtype=dtype)
+    Wd = _glorot_uniform(rng, (units, n_outputs), dtype)
+    bd = np.zeros(n_outputs, dtype=dtype)
+    return [W, R, bias, Wd, bd]
+
+
+def fused_bias(bias):
+    """The kernels' ``(2, 3U)`` bias view of a Keras-shaped bias."""
+    if bias.ndim == 2:
+        return bias
+    return np.stack([bias, np.zeros_like(bias)])
+
+
+def head_proba(logits, out_activation):
+    """Class probabilities ``(B, K)`` from logits (``[1 - p, p]`` for logistic)."""
+    if out_activation == "logistic":
+        p = expit(logits[:, 0])
+        return np.column_stack([1.0 - p, p])
+    return softmax(logits, axis=1)
+
+
+def head_loss_grad(logits, Y, w, out_activation):
+    """Weighted mean cross-entropy and its gradient with respect to the logits.
+
+    ``Y`` is one-hot ``(B, K)`` for softmax or ``(B, 1)`` of 0/1 for the
+    logistic head; ``w (B,)`` are combined sample and class weights. Returns
+    ``(sum_i w_i CE_i / sum_i w_i, dlogits, sum_i w_i)`` (SPEC.md 1b).
+    """
+    logits64 = logits.astype(np.float64)
+    w_sum = float(w.sum())
+    if out_activation == "logistic":
+        y = Y[:, 0]
+        z = logits64[:, 0]
+        ce = -(y * log_expit(z) + (1.0 - y) * log_expit(-z))
+        dlogits = ((expit(z) - y) * w / w_sum)[:, None]
+    else:
+        logp = log_softmax(logits64, axis=1)
+        ce = -(Y * logp).sum(axis=1)
+        dlogits = (np.exp(logp) - Y) * (w / w_sum)[:, None]
+    loss = float((w * ce).sum() / w_sum)
+    return loss, dlogits.astype(logits.dtype), w_sum
+
+
+def draw_regularisers(rng, B, T, F, U, *, dropout, recurrent_dropout, input_noise, dtype):
+    """Host-side draws for one training batch (variational dropout, Gaussian noise).
+
+    Returns ``(noise (T, B, F) or None, input_mask (B, F) or None, rmask (B, U)
+    or None)``. Masks use inverted scaling (kept units divided by the keep
+    probability) and are shared by every step of a sequence (Keras's
+    variational dropout, one mask shared by the three gates). A rate of 0 or 1
+    means no dropout, as in Keras.
+    """
+    noise = None
+    if input_noise > 0:
+        noise = rng.normal(0.0, input_noise, size=(T, B, F)).astype(dtype)
+    input_mask = None
+    if 0.0 < dropout < 1.0:
+        keep = 1.0 - dropout
+        input_mask = ((rng.random((B, F)) < keep) / keep).astype(dtype)
+    rmask = None
+    if 0.0 < recurrent_dropout < 1.0:
+        keep = 1.0 - recurrent_dropout
+        rmask = ((rng.random((B, U)) < keep) / keep).astype(dtype)
+    return noise, input_mask, rmask

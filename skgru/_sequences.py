@@ -1,0 +1,140 @@
+"""Turning user input into padded sequence batches with masks.
+
+Accepted numeric inputs (see :func:`to_sequences`):
+
+* a 3-D array ``(n_samples, n_timesteps, n_features)``;
+* a 2-D array ``(n_samples, n_timesteps)``, read as univariate sequences;
+* a list (or 1-D object array) of 2-D arrays ``(T_i, n_features)`` or 1-D
+  arrays ``(T_i,)`` of different lengths (ragged).
+
+Internally a data set is a :class:`Sequences`: values padded at the end to the
+longest sequence, and a ``(n_samples, T)`` uint8 mask that marks the valid
+steps. Kernels freeze the state on masked steps, so padding never changes a
+result.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils.validation import check_array
+
+__all__ = ["Sequences", "to_sequences", "time_major_batch"]
+
+
+@dataclass
+class Sequences:
+    """Padded sequences: ``values (N, T, F)`` and ``mask (N, T)`` (1 = valid)."""
+
+    values: np.ndarray
+    mask: np.ndarray
+
+    @property
+    def n_samples(self):
+        return self.values.shape[0]
+
+    @property
+    def n_features(self):
+        return self.values.shape[2]
+
+    @property
+    def lengths(self):
+        """Number of valid steps of each sequence."""
+        return self.mask.sum(axis=1)
+
+    def take(self, idx):
+        return Sequences(self.values[idx], self.mask[idx])
+
+
+def _is_ragged(X):
+    if isinstance(X, (list, tuple)):
+        return len(X) > 0 and all(hasattr(x, "__len__") and not isinstance(x, str) for x in X) and (
+            any(np.ndim(x) == 2 for x in X) or len({len(x) for x in X}) > 1
+        )
+    if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
+        return len(X) > 0 and all(isinstance(x, (np.ndarray, list, tuple)) for x in X)
+    return False
+
+
+def _ragged_to_sequences(X, dtype):
+    seqs = []
+    n_features = None
+    for i, x in enumerate(X):
+        try:
+            a = np.asarray(x)
+        except ValueError as exc:
+            raise ValueError(f"Sequence {i} could not be converted to an array: {exc}") from None
+        if a.dtype.kind in "OUSV":
+            raise TypeError(
+                f"Sequence {i} has dtype {a.dtype}; numeric values are required "
+                "(use SequenceVectorizer for text)."
+            )
+        if a.ndim == 1:
+            a = a[:, None]
+        if a.ndim != 2:
+            raise ValueError(
+                f"Sequence {i} has {a.ndim} dimensions; each sequence must be 1-D (T,) "
+                "or 2-D (T, n_features)."
+            )
+        if a.shape[0] == 0:
+            raise ValueError(f"Sequence {i} has length 0; every sequence needs at least one step.")
+        if n_features is None:
+            n_features = a.shape[1]
+        elif a.shape[1] != n_features:
+            raise ValueError(
+                f"Sequence {i} has {a.shape[1]} features per step but sequence 0 has "
+                f"{n_features}; all sequences must have the same number of features."
+            )
+        a = check_array(a, dtype=dtype, ensure_all_finite=True, ensure_min_samples=1,
+                        input_name=f"X[{i}]")
+        seqs.append(a)
+    T = max(a.shape[0] for a in seqs)
+    values = np.zeros((len(seqs), T, n_features), dtype=dtype)
+    mask = np.zeros((len(seqs), T), dtype=np.uint8)
+    for i, a in enumerate(seqs):
+        values[i, : a.shape[0]] = a
+        mask[i, : a.shape[0]] = 1
+    return Sequences(values, mask)
+
+
+def to_sequences(X, dtype, *, array_validated=False):
+    """Convert ``X`` to :class:`Sequences` of ``dtype``.
+
+    ``array_validated=True`` says that ``X`` is already a finite 2-D or 3-D
+    numeric array (the estimator validated it with scikit-learn's tools).
+    Returns ``(sequences, kind)`` with ``kind`` in ``{"2d", "3d", "ragged"}``.
+    """
+    if not array_validated and _is_ragged(X):
+        if len(X) == 0:
+            raise ValueError("X is empty: at least one sequence is required.")
+        return _ragged_to_sequences(X, dtype), "ragged"
+    if not array_validated:
+        X = check_array(X, dtype=dtype, allow_nd=True, ensure_all_finite=True, ensure_2d=True)
+    if X.ndim == 2:
+        values = np.ascontiguousarray(X[:, :, None], dtype=dtype)
+        kind = "2d"
+    elif X.ndim == 3:
+        values = np.ascontiguousarray(X, dtype=dtype)
+        kind = "3d"
+    else:
+        raise ValueError(
+            f"X has {X.ndim} dimensions; expected (n_samples, n_timesteps) or "
+            "(n_samples, n_timesteps, n_features), or a list of 2-D arrays."
+        )
+    if values.shape[1] == 0:
+        raise ValueError("X has 0 timesteps; every sequence needs at least one step.")
+    mask = np.ones(values.shape[:2], dtype=np.uint8)
+    return Sequences(values, mask), kind
+
+
+def time_major_batch(seqs, idx):
+    """Gather rows ``idx`` as time-major ``X (Tb, B, F)`` and ``mask (Tb, B)``.
+
+    ``Tb`` is the last valid step of the batch plus one: trailing steps that
+    are padding for every row are not computed at all.
+    """
+    mask = seqs.mask[idx]
+    valid_any = mask.any(axis=0)
+    Tb = int(np.flatnonzero(valid_any)[-1]) + 1 if valid_any.any() else 1
+    X = np.ascontiguousarray(seqs.values[idx, :Tb].transpose(1, 0, 2))
+    M = np.ascontiguousarray(mask[:, :Tb].T)
+    return X, M
