@@ -78,8 +78,15 @@ class CPUTrainer:
         T, B, F = X.shape
         U = R.shape[0]
         noise, input_mask, rmask = draw_regularisers(
-            rng, B, T, F, U, dropout=cfg.dropout, recurrent_dropout=cfg.recurrent_dropout,
-            input_noise=cfg.input_noise, dtype=self.dtype,
+            rng,
+            B,
+            T,
+            F,
+            U,
+            dropout=cfg.dropout,
+            recurrent_dropout=cfg.recurrent_dropout,
+            input_noise=cfg.input_noise,
+            dtype=self.dtype,
         )
         if noise is not None:
             X += noise
@@ -105,8 +112,23 @@ class CPUTrainer:
         empty = np.zeros((0, B, U), dtype=self.dtype)
         dM = np.empty_like(A)
         _cpu.gru_backward(
-            X, mask, W, R, rmask, cfg.reset_after, H, S, empty, dh_last,
-            dW, dR, db2, np.zeros((0, B, F), dtype=self.dtype), h0, A, dM,
+            X,
+            mask,
+            W,
+            R,
+            rmask,
+            cfg.reset_after,
+            H,
+            S,
+            empty,
+            dh_last,
+            dW,
+            dR,
+            db2,
+            np.zeros((0, B, F), dtype=self.dtype),
+            h0,
+            A,
+            dM,
         )
         dbias = db2 if bias.ndim == 2 else db2[0].copy()
         grads = [dW, dR, dbias, dWd.astype(self.dtype), dbd.astype(self.dtype)]
@@ -124,7 +146,9 @@ class CPUTrainer:
         cfg = self.config
         loss, grads, w_sum = self.loss_and_grads(idx, rng)
         clip_gradients(
-            grads, clipnorm=cfg.clipnorm, clipvalue=cfg.clipvalue,
+            grads,
+            clipnorm=cfg.clipnorm,
+            clipvalue=cfg.clipvalue,
             global_clipnorm=cfg.global_clipnorm,
         )
         self.optimizer.update_params(self.params, grads)
@@ -165,8 +189,17 @@ class CPUBackend:
             H = np.empty((T + 1, B, U), dtype=dtype)
             A = np.empty((T, B, 3 * U), dtype=dtype)
             _cpu.gru_forward(
-                X, mask, W, R, b2, np.zeros((B, U), dtype=dtype), np.zeros((0, U), dtype=dtype),
-                reset_after, H, np.zeros((0, B, 4 * U), dtype=dtype), A,
+                X,
+                mask,
+                W,
+                R,
+                b2,
+                np.zeros((B, U), dtype=dtype),
+                np.zeros((0, U), dtype=dtype),
+                reset_after,
+                H,
+                np.zeros((0, B, 4 * U), dtype=dtype),
+                A,
             )
             out[idx] = H[T]
         return out

@@ -7,9 +7,8 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.special import log_expit, log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state, compute_sample_weight
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import (
@@ -19,8 +18,6 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import (
     _check_sample_weight,
-    _num_samples,
-    check_consistent_length,
     check_is_fitted,
     validate_data,
 )
@@ -29,7 +26,7 @@ from . import _constraints
 from ._backend import TrainConfig, get_backend
 from ._network import head_proba, init_params
 from ._optimizers import make_optimizer
-from ._sequences import Sequences, _is_ragged, to_sequences
+from ._sequences import _is_ragged, to_sequences
 
 __all__ = ["ConstrainedGRUClassifier"]
 
@@ -92,9 +89,7 @@ class _BaseGRU(BaseEstimator):
             seqs, kind = to_sequences(X, dtype)
             self._check_step_features(seqs.n_features, reset, kind)
             return seqs
-        if hasattr(X, "ndim") and X.ndim == 3 or (
-            isinstance(X, (list, tuple)) and np.ndim(X) == 3
-        ):
+        if hasattr(X, "ndim") and X.ndim == 3 or (isinstance(X, (list, tuple)) and np.ndim(X) == 3):
             from sklearn.utils.validation import check_array
 
             X = check_array(X, dtype=dtype, allow_nd=True, ensure_all_finite=True)
@@ -235,9 +230,7 @@ class _BaseGRU(BaseEstimator):
         if state["_optimizer_state"] is not None:
             optimizer.set_state(state["_optimizer_state"])
         backend = get_backend(self.device)
-        trainer = backend.make_trainer(
-            params, optimizer, self._train_config(params), seqs, Y, w
-        )
+        trainer = backend.make_trainer(params, optimizer, self._train_config(params), seqs, Y, w)
         n_train = seqs.n_samples
         batch_size = self._batch_size(n_train)
         best_params = trainer.get_params()
@@ -678,9 +671,7 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
 
     def _fit(self, X, y, sample_weight, validation_data, incremental, first_call=False):
         self._check_clipping()
-        first_pass = not hasattr(self, "_weights") or (
-            not self.warm_start and not incremental
-        )
+        first_pass = not hasattr(self, "_weights") or (not self.warm_start and not incremental)
         if incremental:
             first_pass = first_call or not hasattr(self, "_weights")
         seqs = self._validate_X(X, reset=first_pass)
@@ -796,7 +787,5 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         -------
         y : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-
-from sklearn.exceptions import DataConversionWarning  # noqa: E402
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]

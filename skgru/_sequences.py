@@ -47,8 +47,10 @@ class Sequences:
 
 def _is_ragged(X):
     if isinstance(X, (list, tuple)):
-        return len(X) > 0 and all(hasattr(x, "__len__") and not isinstance(x, str) for x in X) and (
-            any(np.ndim(x) == 2 for x in X) or len({len(x) for x in X}) > 1
+        return (
+            len(X) > 0
+            and all(hasattr(x, "__len__") and not isinstance(x, str) for x in X)
+            and (any(np.ndim(x) == 2 for x in X) or len({len(x) for x in X}) > 1)
         )
     if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
         return len(X) > 0 and all(isinstance(x, (np.ndarray, list, tuple)) for x in X)
@@ -84,8 +86,9 @@ def _ragged_to_sequences(X, dtype):
                 f"Sequence {i} has {a.shape[1]} features per step but sequence 0 has "
                 f"{n_features}; all sequences must have the same number of features."
             )
-        a = check_array(a, dtype=dtype, ensure_all_finite=True, ensure_min_samples=1,
-                        input_name=f"X[{i}]")
+        a = check_array(
+            a, dtype=dtype, ensure_all_finite=True, ensure_min_samples=1, input_name=f"X[{i}]"
+        )
         seqs.append(a)
     T = max(a.shape[0] for a in seqs)
     values = np.zeros((len(seqs), T, n_features), dtype=dtype)

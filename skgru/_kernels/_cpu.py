@@ -131,7 +131,11 @@ def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
                 if mask[t, b]:
                     for j in range(U):
                         z, r = _update_gates(
-                            A[t, b, j] + b_i[j], A[t, b, U + j] + b_i[U + j], M[b, j], M[b, U + j], one
+                            A[t, b, j] + b_i[j],
+                            A[t, b, U + j] + b_i[U + j],
+                            M[b, j],
+                            M[b, U + j],
+                            one,
                         )
                         Zt[b, j] = z
                         RH[b, j] = r * HM[b, j]
@@ -148,7 +152,11 @@ def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
                 if mask[t, b]:
                     for j in range(U):
                         n, h = _candidate_reset_before(
-                            A[t, b, 2 * U + j] + b_i[2 * U + j], Q[b, j], Zt[b, j], h_prev[b, j], one
+                            A[t, b, 2 * U + j] + b_i[2 * U + j],
+                            Q[b, j],
+                            Zt[b, j],
+                            h_prev[b, j],
+                            one,
                         )
                         h_new[b, j] = h
                         if store:

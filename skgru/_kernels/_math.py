@@ -31,7 +31,6 @@ def build(jit):
         e = math.exp(x)
         return e / (one + e)
 
-
     @jit
     def gates_reset_after(a_z, a_r, a_n, m_z, m_r, m_n, h_prev, one):
         """One unit of one step, ``reset_after=True`` (cuDNN / PyTorch form).
@@ -44,12 +43,10 @@ def build(jit):
         h_new = z * h_prev + (one - z) * n
         return z, r, n, h_new
 
-
     @jit
     def update_gates(a_z, a_r, m_z, m_r, one):
         """The z and r gates of ``reset_after=False``."""
         return sigmoid(a_z + m_z, one), sigmoid(a_r + m_r, one)
-
 
     @jit
     def candidate_reset_before(a_n, q, z, h_prev, one):
@@ -60,7 +57,6 @@ def build(jit):
         n = math.tanh(a_n + q)
         return n, z * h_prev + (one - z) * n
 
-
     @jit
     def grad_zn(g, h_prev, z, n, one):
         """Pre-activation gradients of the update gate and the candidate.
@@ -70,7 +66,6 @@ def build(jit):
         dz_pre = g * (h_prev - n) * z * (one - z)
         dn_pre = g * (one - z) * (one - n * n)
         return dz_pre, dn_pre
-
 
     @jit
     def grad_r(d_rn, s, r, one):
