@@ -21,7 +21,14 @@ import numpy as np
 
 from ._constraints import apply_constraint
 from ._kernels import _cpu
-from ._network import L2_PENALISED, draw_regularisers, fused_bias, head_loss_grad
+from ._network import (
+    L2_PENALISED,
+    draw_regularisers,
+    fused_bias,
+    head_loss_grad,
+    pool_backward,
+    pool_states,
+)
 from ._optimizers import clip_gradients
 from ._sequences import time_major_batch
 
@@ -43,6 +50,21 @@ class TrainConfig:
     global_clipnorm: float | None = None
     # One entry per parameter (None = unconstrained), Keras order.
     constraints: list = field(default_factory=list)
+    # Token input: params start with an embedding matrix (vocab_size, D).
+    embedding: bool = False
+    # Lazy (row-sparse) optimizer steps for the embedding where the solver
+    # supports them (Adam); otherwise the embedding takes dense steps.
+    sparse_embeddings: bool = True
+    pooling: str = "last"
+
+
+def _gru_inputs(params, seqs_values_tm, embedding):
+    """Split params into ``(E or None, W, R, bias, Wd, bd)`` and embed token ids."""
+    if embedding:
+        E, W, R, bias, Wd, bd = params
+        return E, E[seqs_values_tm], W, R, bias, Wd, bd
+    W, R, bias, Wd, bd = params
+    return None, seqs_values_tm, W, R, bias, Wd, bd
 
 
 class CPUTrainer:
@@ -55,7 +77,10 @@ class CPUTrainer:
         self.seqs = seqs
         self.Y = Y
         self.w = w
-        self.dtype = self.params[0].dtype
+        self.dtype = self.params[-1].dtype
+        self.sparse = (
+            config.embedding and config.sparse_embeddings and hasattr(optimizer, "update_rows")
+        )
 
     def get_params(self):
         return [p.copy() for p in self.params]
@@ -71,10 +96,16 @@ class CPUTrainer:
         self.optimizer.set_state(state)
 
     def loss_and_grads(self, idx, rng):
-        """Forward and backward for the batch ``idx``; returns ``(loss, grads, w_sum)``."""
+        """Forward and backward for the batch ``idx``.
+
+        Returns ``(loss, grads, w_sum)``; with an embedding, ``grads[0]`` is
+        ``(rows, grad_rows)``: the unique ids of the batch and their gradient
+        rows (the rest of the embedding gradient is zero).
+        """
         cfg = self.config
-        W, R, bias, Wd, bd = self.params
-        X, mask = time_major_batch(self.seqs, idx)
+        Xv, mask = time_major_batch(self.seqs, idx)
+        E, X, W, R, bias, Wd, bd = _gru_inputs(self.params, Xv, cfg.embedding)
+        X = np.ascontiguousarray(X, dtype=self.dtype)
         T, B, F = X.shape
         U = R.shape[0]
         noise, input_mask, rmask = draw_regularisers(
@@ -100,16 +131,18 @@ class CPUTrainer:
         A = np.empty((T, B, 3 * U), dtype=self.dtype)
         h0 = np.zeros((B, U), dtype=self.dtype)
         _cpu.gru_forward(X, mask, W, R, b2, h0, rmask, cfg.reset_after, H, S, A)
-        h_last = H[T]
-        logits = h_last @ Wd + bd
+        pooled, aux = pool_states(H, mask, cfg.pooling)
+        logits = pooled @ Wd + bd
         loss, dlogits, w_sum = head_loss_grad(logits, self.Y[idx], self.w[idx], cfg.out_activation)
-        dWd = h_last.T @ dlogits
+        dWd = pooled.T @ dlogits
         dbd = dlogits.sum(axis=0)
-        dh_last = np.ascontiguousarray(dlogits @ Wd.T)
+        dH_seq, dh_last = pool_backward(dlogits @ Wd.T, mask, cfg.pooling, aux, T)
+        if dH_seq is None:
+            dH_seq = np.zeros((0, B, U), dtype=self.dtype)
         dW = np.empty_like(W)
         dR = np.empty_like(R)
         db2 = np.empty((2, 3 * U), dtype=self.dtype)
-        empty = np.zeros((0, B, U), dtype=self.dtype)
+        dX = np.empty((T, B, F) if cfg.embedding else (0, B, F), dtype=self.dtype)
         dM = np.empty_like(A)
         _cpu.gru_backward(
             X,
@@ -120,12 +153,12 @@ class CPUTrainer:
             cfg.reset_after,
             H,
             S,
-            empty,
-            dh_last,
+            dH_seq,
+            np.ascontiguousarray(dh_last, dtype=self.dtype),
             dW,
             dR,
             db2,
-            np.zeros((0, B, F), dtype=self.dtype),
+            dX,
             h0,
             A,
             dM,
@@ -134,24 +167,50 @@ class CPUTrainer:
         grads = [dW, dR, dbias, dWd.astype(self.dtype), dbd.astype(self.dtype)]
         if cfg.alpha > 0:
             penalty = 0.0
+            gru_params = self.params[1:] if cfg.embedding else self.params
             for i in L2_PENALISED:
-                p = self.params[i]
+                p = gru_params[i]
                 penalty += float(np.dot(p.ravel(), p.ravel()))
                 grads[i] += (cfg.alpha / w_sum) * p
             loss += 0.5 * cfg.alpha * penalty / w_sum
+        if cfg.embedding:
+            if input_mask is not None:
+                dX *= input_mask[None]
+            valid = mask.astype(bool)
+            ids = Xv[valid]
+            rows, inverse = np.unique(ids, return_inverse=True)
+            grad_rows = np.zeros((len(rows), E.shape[1]), dtype=self.dtype)
+            np.add.at(grad_rows, inverse.ravel(), dX[valid])
+            grads.insert(0, (rows, grad_rows))
         return loss, grads, w_sum
 
     def step(self, idx, rng):
         """One optimizer step on batch ``idx``: gradients, clipping, update, constraints."""
         cfg = self.config
         loss, grads, w_sum = self.loss_and_grads(idx, rng)
+        rows = None
+        if cfg.embedding:
+            rows, grad_rows = grads[0]
+            grads[0] = grad_rows
         clip_gradients(
             grads,
             clipnorm=cfg.clipnorm,
             clipvalue=cfg.clipvalue,
             global_clipnorm=cfg.global_clipnorm,
         )
-        self.optimizer.update_params(self.params, grads)
+        if cfg.embedding:
+            if self.sparse:
+                grad_rows = grads[0]
+                grads[0] = None
+                self.optimizer.update_params(self.params, grads)
+                self.optimizer.update_rows(0, rows, grad_rows)
+            else:
+                dense = np.zeros_like(self.params[0])
+                dense[rows] = grads[0]
+                grads[0] = dense
+                self.optimizer.update_params(self.params, grads)
+        else:
+            self.optimizer.update_params(self.params, grads)
         for p, c in zip(self.params, cfg.constraints):
             if c is not None:
                 apply_constraint(c, p)
@@ -167,6 +226,16 @@ class CPUTrainer:
         return total / weight
 
 
+def _length_order(seqs):
+    """Indices sorted by the span of valid steps, so batches waste little padding."""
+    mask = seqs.mask.astype(bool)
+    any_valid = mask.any(axis=1)
+    T = mask.shape[1]
+    first = np.where(any_valid, mask.argmax(axis=1), 0)
+    last = np.where(any_valid, T - mask[:, ::-1].argmax(axis=1), 1)
+    return np.lexsort((first, last - first))
+
+
 class CPUBackend:
     """Runs everything on the host: NumPy for the head, ``@njit`` kernels for the GRU."""
 
@@ -175,16 +244,23 @@ class CPUBackend:
     def make_trainer(self, params, optimizer, config, seqs, Y, w):
         return CPUTrainer(params, optimizer, config, seqs, Y, w)
 
-    def final_states(self, params, seqs, reset_after, batch_size=256):
-        """Final GRU states ``(N, U)``; each row independent of the batch it is in."""
-        W, R, bias = params[0], params[1], params[2]
+    def pooled_states(self, params, seqs, config, batch_size=256):
+        """Pooled GRU states ``(N, U)``; each row independent of the batch it is in.
+
+        Sequences are batched by length (bucketing), which saves padded work
+        and, since inference products are row-wise, changes no result.
+        """
+        E, _, W, R, bias, Wd, bd = _gru_inputs(params, None, config.embedding)
         U = R.shape[0]
         dtype = W.dtype
         b2 = np.ascontiguousarray(fused_bias(bias))
         out = np.empty((seqs.n_samples, U), dtype=dtype)
+        order = _length_order(seqs)
         for start in range(0, seqs.n_samples, batch_size):
-            idx = np.arange(start, min(start + batch_size, seqs.n_samples))
-            X, mask = time_major_batch(seqs, idx)
+            idx = order[start : start + batch_size]
+            Xv, mask = time_major_batch(seqs, idx)
+            X = E[Xv] if config.embedding else Xv
+            X = np.ascontiguousarray(X, dtype=dtype)
             T, B, _ = X.shape
             H = np.empty((T + 1, B, U), dtype=dtype)
             A = np.empty((T, B, 3 * U), dtype=dtype)
@@ -196,17 +272,17 @@ class CPUBackend:
                 b2,
                 np.zeros((B, U), dtype=dtype),
                 np.zeros((0, U), dtype=dtype),
-                reset_after,
+                config.reset_after,
                 H,
                 np.zeros((0, B, 4 * U), dtype=dtype),
                 A,
             )
-            out[idx] = H[T]
+            out[idx] = pool_states(H, mask, config.pooling)[0]
         return out
 
-    def predict_logits(self, params, seqs, reset_after, batch_size=256):
-        Wd, bd = params[3], params[4]
-        h = self.final_states(params, seqs, reset_after, batch_size)
+    def predict_logits(self, params, seqs, config, batch_size=256):
+        Wd, bd = params[-2], params[-1]
+        h = self.pooled_states(params, seqs, config, batch_size)
         logits = np.empty((h.shape[0], Wd.shape[1]), dtype=h.dtype)
         _cpu.matmul_rowwise(h, np.ascontiguousarray(Wd), logits)
         logits += bd

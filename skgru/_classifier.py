@@ -24,14 +24,14 @@ from sklearn.utils.validation import (
 
 from . import _constraints
 from ._backend import TrainConfig, get_backend
-from ._network import head_proba, init_params
+from ._network import head_proba, init_embedding, init_params
 from ._optimizers import make_optimizer
-from ._sequences import _is_ragged, to_sequences
+from ._sequences import _is_ragged, to_sequences, to_token_sequences
 
 __all__ = ["ConstrainedGRUClassifier"]
 
-# Parameter index in the Keras-ordered weight list -> the estimator parameter
-# holding its constraint.
+# The estimator parameters holding the constraints of the GRU weights, in
+# Keras order (after the embedding, when there is one).
 _CONSTRAINT_PARAMS = ("kernel_constraint", "recurrent_constraint", "bias_constraint")
 
 
@@ -73,6 +73,11 @@ class _BaseGRU(BaseEstimator):
         "dtype": [StrOptions({"float32", "float64"})],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
         "verbose": ["verbose"],
+        "embedding_dim": [None, Interval(Integral, 1, None, closed="left")],
+        "vocab_size": [None, Interval(Integral, 2, None, closed="left")],
+        "embedding_constraint": "no_validation",
+        "sparse_embeddings": ["boolean"],
+        "pooling": [StrOptions({"last", "mean", "max"})],
     }
 
     # -- input handling ---------------------------------------------------------
@@ -85,6 +90,8 @@ class _BaseGRU(BaseEstimator):
         ragged input it is the number of features per step.
         """
         dtype = np.dtype(self.dtype)
+        if self.embedding_dim is not None:
+            return self._validate_tokens(X, reset)
         if _is_ragged(X):
             seqs, kind = to_sequences(X, dtype)
             self._check_step_features(seqs.n_features, reset, kind)
@@ -109,6 +116,28 @@ class _BaseGRU(BaseEstimator):
         if reset:
             self._input_kind = "2d"
             self.n_step_features_ = 1
+        return seqs
+
+    def _validate_tokens(self, X, reset):
+        """Token-id input (``embedding_dim`` set): 2-D int array or list of 1-D id lists."""
+        vocab = None if reset else self.vocab_size_
+        if reset and self.vocab_size is not None:
+            vocab = self.vocab_size
+        if isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.dtype == object):
+            seqs = to_token_sequences(X, vocab)
+            self._check_step_features(1, reset, "ragged")
+        else:
+            X = validate_data(self, X=X, reset=reset, dtype=None, ensure_all_finite=True)
+            seqs = to_token_sequences(np.asarray(X), vocab)
+            if reset:
+                self._input_kind = "2d"
+                self.n_step_features_ = 1
+        if reset:
+            self.vocab_size_ = (
+                self.vocab_size
+                if self.vocab_size is not None
+                else max(2, int(seqs.values.max()) + 1)
+            )
         return seqs
 
     def _check_step_features(self, n_features, reset, kind):
@@ -138,14 +167,13 @@ class _BaseGRU(BaseEstimator):
             )
         return max(1, min(self.batch_size, n_samples))
 
-    def _resolved_constraints(self, params):
-        out = []
-        for i in range(len(params)):
-            if i < len(_CONSTRAINT_PARAMS):
-                name = _CONSTRAINT_PARAMS[i]
-                out.append(_constraints.get(getattr(self, name), name=name))
-            else:
-                out.append(None)
+    def _resolved_constraints(self):
+        """One constraint (or None) per weight, Keras order."""
+        out = [_constraints.get(getattr(self, n), name=n) for n in _CONSTRAINT_PARAMS]
+        out += [None, None]  # dense head
+        if self.embedding_dim is not None:
+            name = "embedding_constraint"
+            out.insert(0, _constraints.get(self.embedding_constraint, name=name))
         return out
 
     def _check_clipping(self):
@@ -159,7 +187,7 @@ class _BaseGRU(BaseEstimator):
                 f"Only one of clipnorm, clipvalue and global_clipnorm can be set, got {given}."
             )
 
-    def _train_config(self, params):
+    def _train_config(self):
         return TrainConfig(
             reset_after=self.reset_after,
             out_activation=self._out_activation(),
@@ -170,7 +198,10 @@ class _BaseGRU(BaseEstimator):
             clipnorm=self.clipnorm,
             clipvalue=self.clipvalue,
             global_clipnorm=self.global_clipnorm,
-            constraints=self._resolved_constraints(params),
+            constraints=self._resolved_constraints(),
+            embedding=self.embedding_dim is not None,
+            sparse_embeddings=self.sparse_embeddings,
+            pooling=self.pooling,
         )
 
     def _new_optimizer(self, params):
@@ -195,9 +226,13 @@ class _BaseGRU(BaseEstimator):
         rng = np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
         dtype = np.dtype(self.dtype)
         if first_pass:
-            params = init_params(
-                rng, seqs.n_features, self.units, Y.shape[1], self.reset_after, dtype
-            )
+            if self.embedding_dim is not None:
+                n_inputs = self.embedding_dim
+            else:
+                n_inputs = seqs.n_features
+            params = init_params(rng, n_inputs, self.units, Y.shape[1], self.reset_after, dtype)
+            if self.embedding_dim is not None:
+                params.insert(0, init_embedding(rng, self.vocab_size_, self.embedding_dim, dtype))
             state = {
                 "loss_curve_": [],
                 "t_": 0,
@@ -230,7 +265,7 @@ class _BaseGRU(BaseEstimator):
         if state["_optimizer_state"] is not None:
             optimizer.set_state(state["_optimizer_state"])
         backend = get_backend(self.device)
-        trainer = backend.make_trainer(params, optimizer, self._train_config(params), seqs, Y, w)
+        trainer = backend.make_trainer(params, optimizer, self._train_config(), seqs, Y, w)
         n_train = seqs.n_samples
         batch_size = self._batch_size(n_train)
         best_params = trainer.get_params()
@@ -333,12 +368,18 @@ class _BaseGRU(BaseEstimator):
         -------
         weights : list of ndarray
             ``[kernel (F, 3U), recurrent_kernel (U, 3U), bias, dense_kernel
-            (U, n_outputs), dense_bias (n_outputs,)]``; ``bias`` is ``(2, 3U)``
-            (input bias, recurrent bias) when ``reset_after=True`` and ``(3U,)``
-            otherwise. Gate blocks are ordered ``[z | r | h]`` as in Keras.
+            (U, n_outputs), dense_bias (n_outputs,)]``, preceded by the
+            embedding matrix ``(vocab_size_, embedding_dim)`` when
+            ``embedding_dim`` is set; ``bias`` is ``(2, 3U)`` (input bias,
+            recurrent bias) when ``reset_after=True`` and ``(3U,)`` otherwise.
+            Gate blocks are ordered ``[z | r | h]`` as in Keras.
         """
         check_is_fitted(self, "_weights")
         return [p.copy() for p in self._weights]
+
+    @property
+    def _has_embedding(self):
+        return self.embedding_dim is not None
 
     def set_weights(self, weights):
         """Set the weights from NumPy arrays in Keras order (see :meth:`get_weights`).
@@ -374,7 +415,7 @@ class _BaseGRU(BaseEstimator):
 
     def _logits(self, seqs, weights=None):
         weights = self._weights if weights is None else weights
-        return get_backend("cpu").predict_logits(weights, seqs, self.reset_after)
+        return get_backend("cpu").predict_logits(weights, seqs, self._train_config())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -459,6 +500,25 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         Where training runs; ``"auto"`` uses CUDA when numba sees a GPU.
     verbose : int, default=0
         Print one line per epoch when > 0.
+    embedding_dim : int or None, default=None
+        ``None``: numeric input. An int: the input is token ids (a 2-D
+        integer array ``(n_samples, max_len)`` such as
+        :class:`SequenceVectorizer` produces, or a list of 1-D id sequences)
+        fed through a trainable embedding of this size. Id 0 is padding and
+        is masked wherever it stands: the state is frozen on those steps.
+    vocab_size : int or None, default=None
+        Rows of the embedding; ``None`` infers ``max id + 1`` at fit. Ids
+        outside ``[0, vocab_size)`` are an error.
+    embedding_constraint : None, str, Constraint or callable, default=None
+        Constraint projected onto the embedding matrix after every step.
+    sparse_embeddings : bool, default=True
+        With ``solver="adam"``, update only the embedding rows that occur in
+        a batch (a lazy Adam: rows absent from a batch keep their moments and
+        do not move, unlike dense Adam where stale momentum still moves them).
+        Other solvers always take dense steps.
+    pooling : {"last", "mean", "max"}, default="last"
+        What the head reads: the state after the last valid step, or the
+        mean / elementwise max of the states over the valid steps.
 
     Attributes
     ----------
@@ -468,7 +528,9 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         Number of columns for 2-D input (scikit-learn's convention); number
         of features per step for 3-D and ragged input.
     n_step_features_ : int
-        Number of features per timestep.
+        Number of features per timestep (1 for token input).
+    vocab_size_ : int
+        Rows of the embedding (token input only).
     out_activation_ : {"logistic", "softmax"}
         Output activation.
     loss_ : float
@@ -539,6 +601,11 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         dtype="float32",
         device="auto",
         verbose=0,
+        embedding_dim=None,
+        vocab_size=None,
+        embedding_constraint=None,
+        sparse_embeddings=True,
+        pooling="last",
     ):
         self.units = units
         self.reset_after = reset_after
@@ -572,6 +639,11 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         self.dtype = dtype
         self.device = device
         self.verbose = verbose
+        self.embedding_dim = embedding_dim
+        self.vocab_size = vocab_size
+        self.embedding_constraint = embedding_constraint
+        self.sparse_embeddings = sparse_embeddings
+        self.pooling = pooling
 
     def _out_activation(self):
         return "logistic" if len(self.classes_) == 2 else "softmax"
@@ -699,7 +771,7 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         self.out_activation_ = self._out_activation()
         self.n_outputs_ = 1 if len(self.classes_) == 2 else len(self.classes_)
         w = self._weights_for(y, sample_weight, seqs)
-        self._resolved_constraints([None] * 3)  # fail early on a bad constraint
+        self._resolved_constraints()  # fail early on a bad constraint
 
         val = None
         if validation_data is not None:

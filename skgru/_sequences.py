@@ -7,10 +7,14 @@ Accepted numeric inputs (see :func:`to_sequences`):
 * a list (or 1-D object array) of 2-D arrays ``(T_i, n_features)`` or 1-D
   arrays ``(T_i,)`` of different lengths (ragged).
 
+and, for a model with an embedding, token ids: a 2-D integer array
+``(n_samples, max_len)`` where id 0 is padding (wherever it stands), or a list
+of 1-D integer sequences (see :func:`to_token_sequences`).
+
 Internally a data set is a :class:`Sequences`: values padded at the end to the
-longest sequence, and a ``(n_samples, T)`` uint8 mask that marks the valid
-steps. Kernels freeze the state on masked steps, so padding never changes a
-result.
+longest sequence (``(N, T, F)`` floats, or ``(N, T)`` int32 token ids), and a
+``(n_samples, T)`` uint8 mask that marks the valid steps. Kernels freeze the
+state on masked steps, so padding never changes a result.
 """
 
 from dataclasses import dataclass
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils.validation import check_array
 
-__all__ = ["Sequences", "to_sequences", "time_major_batch"]
+__all__ = ["Sequences", "to_sequences", "to_token_sequences", "time_major_batch"]
 
 
 @dataclass
@@ -33,8 +37,12 @@ class Sequences:
         return self.values.shape[0]
 
     @property
+    def is_tokens(self):
+        return self.values.ndim == 2
+
+    @property
     def n_features(self):
-        return self.values.shape[2]
+        return 1 if self.is_tokens else self.values.shape[2]
 
     @property
     def lengths(self):
@@ -129,15 +137,94 @@ def to_sequences(X, dtype, *, array_validated=False):
     return Sequences(values, mask), kind
 
 
-def time_major_batch(seqs, idx):
-    """Gather rows ``idx`` as time-major ``X (Tb, B, F)`` and ``mask (Tb, B)``.
+def _check_token_ids(ids, vocab_size, where="X"):
+    if ids.size and ids.min() < 0:
+        i, t = np.argwhere(ids < 0)[0]
+        raise ValueError(
+            f"{where} contains a negative token id ({ids[i, t]}) at sample {i}, step {t}; "
+            "ids must be in [0, vocab_size)."
+        )
+    if vocab_size is not None and ids.size and ids.max() >= vocab_size:
+        i, t = np.argwhere(ids >= vocab_size)[0]
+        raise ValueError(
+            f"{where} contains token id {ids[i, t]} at sample {i}, step {t}, outside "
+            f"[0, vocab_size={vocab_size})."
+        )
 
-    ``Tb`` is the last valid step of the batch plus one: trailing steps that
-    are padding for every row are not computed at all.
+
+def _as_integer_ids(a, where):
+    a = np.asarray(a)
+    if a.dtype.kind in "iu":
+        return a.astype(np.int64)
+    if a.dtype.kind == "b":
+        raise TypeError(f"{where} must hold integer token ids, got booleans.")
+    if a.dtype.kind == "f":
+        if not np.isfinite(a).all():
+            raise ValueError(f"{where} contains NaN or infinity; token ids must be integers.")
+        if (a != np.round(a)).any():
+            i = np.argwhere(a != np.round(a))[0]
+            raise TypeError(
+                f"{where} must hold integer token ids; got the non-integer value "
+                f"{a[tuple(i)]!r} at position {tuple(int(v) for v in i)}."
+            )
+        return a.astype(np.int64)
+    raise TypeError(
+        f"{where} must hold integer token ids (use SequenceVectorizer to turn text into "
+        f"ids), got dtype {a.dtype}."
+    )
+
+
+def to_token_sequences(X, vocab_size=None):
+    """Token-id input as :class:`Sequences` (values ``(N, T)`` int32, mask ``ids != 0``).
+
+    ``X`` is a 2-D integer array (already validated for shape) or a list of
+    1-D integer sequences of different lengths (padded with 0 at the end).
+    Id 0 is padding and is masked wherever it stands.
+    """
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if X.ndim != 2:
+            raise ValueError(
+                f"Token input must be 2-D (n_samples, max_len), got {X.ndim} dimensions."
+            )
+        ids = _as_integer_ids(X, "X")
+    else:
+        rows = []
+        for i, x in enumerate(X):
+            a = np.asarray(x)
+            if a.ndim != 1:
+                raise ValueError(
+                    f"Sequence {i} of token ids has {a.ndim} dimensions; expected 1-D."
+                )
+            if a.shape[0] == 0:
+                raise ValueError(f"Sequence {i} has length 0; every sequence needs a step.")
+            rows.append(_as_integer_ids(a, f"X[{i}]") if a.size else a.astype(np.int64))
+        if not rows:
+            raise ValueError("X is empty: at least one sequence is required.")
+        T = max(len(r) for r in rows)
+        ids = np.zeros((len(rows), T), dtype=np.int64)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = r
+    if ids.shape[1] == 0:
+        raise ValueError("X has 0 timesteps; every sequence needs at least one step.")
+    _check_token_ids(ids, vocab_size)
+    ids = ids.astype(np.int32)
+    return Sequences(ids, (ids != 0).astype(np.uint8))
+
+
+def time_major_batch(seqs, idx):
+    """Gather rows ``idx`` as time-major ``X (Tb, B[, F])`` and ``mask (Tb, B)``.
+
+    Steps that are padding for every row of the batch, before the first valid
+    step or after the last, are not computed at all: the state is frozen on
+    them, so dropping them is exact.
     """
     mask = seqs.mask[idx]
-    valid_any = mask.any(axis=0)
-    Tb = int(np.flatnonzero(valid_any)[-1]) + 1 if valid_any.any() else 1
-    X = np.ascontiguousarray(seqs.values[idx, :Tb].transpose(1, 0, 2))
-    M = np.ascontiguousarray(mask[:, :Tb].T)
+    valid_any = np.flatnonzero(mask.any(axis=0))
+    if len(valid_any):
+        start, stop = int(valid_any[0]), int(valid_any[-1]) + 1
+    else:
+        start, stop = 0, 1
+    values = seqs.values[idx, start:stop]
+    X = np.ascontiguousarray(np.swapaxes(values, 0, 1))
+    M = np.ascontiguousarray(mask[:, start:stop].T)
     return X, M
