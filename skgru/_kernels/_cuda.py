@@ -1,0 +1,1034 @@
+"""CUDA kernels (``@cuda.jit``) for GRU training and inference.
+
+Importing this module needs ``numba.cuda`` (numba-cuda); only
+:mod:`skgru._cuda_backend` imports it, and only when a GPU (or the simulator)
+is there. Layout and argument order follow :mod:`skgru._kernels._cpu`:
+time-major ``X (T, B, F)``, states ``H (T + 1, B, U)``, gate store ``S (T, B,
+4U)`` as ``[z | r | n | s]``, ``mask (T, B)`` uint8, Keras-ordered weights.
+
+Design
+------
+* Input projection and every weight-gradient product are one tiled
+  shared-memory GEMM (:func:`gemm`, ``C = op(A) @ op(B)``) over all ``T * B``
+  rows. Each output element is summed by one thread in ascending ``k``, so
+  results are bitwise reproducible run to run.
+* The recurrence is *persistent per batch slice*: one launch for all
+  timesteps; block ``i`` owns ``rows_per_block`` sequences of the batch and
+  keeps their state in shared memory, so a step needs only block barriers
+  (``syncthreads``), never a grid-wide one. The recurrent product is fused
+  with the gate nonlinearities and the state update (each thread computes the
+  three dot products of its unit and applies :mod:`._math`). This design also
+  runs in Numba's CUDA simulator, which cannot synchronise a grid.
+* Backward through time is the same shape in reverse; it writes ``dA`` and
+  ``dM`` for every step, and the weight gradients are GEMMs afterwards
+  (SPEC.md 1b).
+* Reductions (column sums, norms, the loss) run in a fixed order: per-chunk
+  sequential partial sums then a sequential sum of the partials, or one block
+  with a fixed tree; never atomics.
+
+The scalar gate math is :mod:`._math` compiled with
+``cuda.jit(device=True)``; it is not rewritten here.
+
+Launch sizes come from :data:`LAUNCH`; tests shrink them (and call
+:func:`clear_cache`) so that tiny inputs span several blocks.
+"""
+
+import math
+
+import numpy as np
+from numba import cuda
+
+from . import _math
+
+__all__ = ["LAUNCH", "clear_cache", "kernels", "KernelSet"]
+
+# Launch configuration. ``tile``: GEMM tile edge (tile x tile threads);
+# ``unit_threads``: threads across hidden units in the recurrent kernels (a
+# stride loop covers larger U); ``rows_per_block``: sequences per block in the
+# recurrent kernels (None = 1; more rows reuse R through L1 but use fewer
+# blocks); ``threads``: elementwise kernels; ``max_blocks``: cap of
+# grid-stride elementwise launches; ``reduce_threads``: one-block reductions
+# (a power of two); ``colsum_chunk``: rows per partial column sum.
+LAUNCH = {
+    "tile": 16,
+    "unit_threads": 256,
+    "rows_per_block": None,
+    "threads": 256,
+    "max_blocks": 4096,
+    "reduce_threads": 256,
+    "colsum_chunk": 256,
+}
+
+# Largest dynamic shared memory a block asks for without opting in.
+_SHARED_LIMIT = 48 * 1024
+
+_CACHE = {}
+
+# Sink for launch records (tests compile every launched signature for a real
+# GPU target); None = off.
+LAUNCH_LOG = None
+
+
+def clear_cache():
+    """Forget compiled kernel sets (call after changing :data:`LAUNCH`)."""
+    _CACHE.clear()
+
+
+def kernels(dtype):
+    """The :class:`KernelSet` for ``dtype`` (float32 or float64), built once."""
+    dtype = np.dtype(dtype)
+    key = (dtype.str, tuple(sorted(LAUNCH.items())))
+    ks = _CACHE.get(key)
+    if ks is None:
+        ks = _CACHE[key] = KernelSet(dtype, dict(LAUNCH))
+    return ks
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+def _build(dtype, tile, reduce_threads):
+    """Compile-time constants go in as closure variables (dtype, tile sizes)."""
+    sdt = np.dtype(dtype)
+    cast = sdt.type
+    f64 = np.float64
+    f64dt = np.dtype(np.float64)
+    TILE = tile
+    RT = reduce_threads
+    m = _math.build(cuda.jit(device=True))
+    gates_reset_after = m.gates_reset_after
+    update_gates = m.update_gates
+    candidate_reset_before = m.candidate_reset_before
+    grad_zn = m.grad_zn
+    grad_r = m.grad_r
+
+    # -- data movement ---------------------------------------------------------
+
+    @cuda.jit
+    def gather_batch(values, vmask, idx, noise, imask, use_noise, use_imask, X, M):
+        """``X[t, b] = (values[idx[b], t] + noise[t, b]) * imask[b]``; ``M[t, b]``."""
+        T, B, F = X.shape
+        n_all = T * B * F
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, n_all, stride):
+            t = i // (B * F)
+            rem = i - t * (B * F)
+            b = rem // F
+            f = rem - b * F
+            s = idx[b]
+            x = values[s, t, f]
+            if use_noise:
+                x = x + noise[t, b, f]
+            if use_imask:
+                x = x * imask[b, f]
+            X[t, b, f] = x
+            if f == 0:
+                M[t, b] = vmask[s, t]
+
+    @cuda.jit
+    def transpose(A, AT):
+        n0, n1 = A.shape
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, n0 * n1, stride):
+            r = i // n1
+            c = i - r * n1
+            AT[c, r] = A[r, c]
+
+    @cuda.jit
+    def apply_rmask(H, rmask, out):
+        """``out[t, b, j] = H[t, b, j] * rmask[b, j]``."""
+        T, B, U = out.shape
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, T * B * U, stride):
+            t = i // (B * U)
+            rem = i - t * (B * U)
+            b = rem // U
+            j = rem - b * U
+            out[t, b, j] = H[t, b, j] * rmask[b, j]
+
+    @cuda.jit
+    def add_row_vector(C, v):
+        """``C[i, j] += v[j]`` (the head's bias at inference)."""
+        n0, n1 = C.shape
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, n0 * n1, stride):
+            r = i // n1
+            c = i - r * n1
+            C[r, c] = C[r, c] + v[c]
+
+    # -- matrix products -------------------------------------------------------
+
+    @cuda.jit
+    def gemm(A, B, C, ta, tb):
+        """``C = op(A) @ op(B)``; ``op`` transposes when ``ta`` / ``tb``.
+
+        Tiles are staged in shared memory as ``sA[k, i]`` and ``sB[k, j]`` and
+        loaded along the contiguous axis of each operand (coalesced for both
+        orientations). One thread owns one output and sums ``k`` ascending.
+        """
+        sA = cuda.shared.array((TILE, TILE), sdt)
+        sB = cuda.shared.array((TILE, TILE), sdt)
+        Mr = C.shape[0]
+        Nc = C.shape[1]
+        K = A.shape[0] if ta else A.shape[1]
+        tx = cuda.threadIdx.x
+        ty = cuda.threadIdx.y
+        i0 = cuda.blockIdx.y * TILE
+        j0 = cuda.blockIdx.x * TILE
+        zero = cast(0)
+        acc = zero
+        for k0 in range(0, K, TILE):
+            if ta:
+                k = k0 + ty
+                i = i0 + tx
+                if k < K and i < Mr:
+                    sA[ty, tx] = A[k, i]
+                else:
+                    sA[ty, tx] = zero
+            else:
+                i = i0 + ty
+                k = k0 + tx
+                if k < K and i < Mr:
+                    sA[tx, ty] = A[i, k]
+                else:
+                    sA[tx, ty] = zero
+            if tb:
+                j = j0 + ty
+                k = k0 + tx
+                if k < K and j < Nc:
+                    sB[tx, ty] = B[j, k]
+                else:
+                    sB[tx, ty] = zero
+            else:
+                k = k0 + ty
+                j = j0 + tx
+                if k < K and j < Nc:
+                    sB[ty, tx] = B[k, j]
+                else:
+                    sB[ty, tx] = zero
+            cuda.syncthreads()
+            kmax = min(TILE, K - k0)
+            for kk in range(kmax):
+                acc += sA[kk, ty] * sB[kk, tx]
+            cuda.syncthreads()
+        i = i0 + ty
+        j = j0 + tx
+        if i < Mr and j < Nc:
+            C[i, j] = acc
+
+    # -- the recurrence ----------------------------------------------------------
+
+    @cuda.jit
+    def gru_forward_steps(A, mask, R, b_i, b_h, rmask, use_rmask, reset_after, store, H, S, one):
+        """All timesteps for this block's rows; ``A`` holds ``X @ W`` (no bias).
+
+        Shared memory (dynamic): ``h`` double buffer ``[2][rows][U]``, then
+        ``z [rows][U]`` and ``r * h [rows][U]`` (reset_after=False).
+        """
+        sh = cuda.shared.array(0, sdt)
+        T = A.shape[0]
+        B = A.shape[1]
+        U = R.shape[0]
+        nrow = cuda.blockDim.y
+        TX = cuda.blockDim.x
+        tx = cuda.threadIdx.x
+        ty = cuda.threadIdx.y
+        b = cuda.blockIdx.x * nrow + ty
+        row_ok = b < B
+        zero = one - one
+        zoff = (2 * nrow + ty) * U
+        rhoff = (3 * nrow + ty) * U
+        for j in range(tx, U, TX):
+            if row_ok:
+                sh[ty * U + j] = H[0, b, j]
+        cuda.syncthreads()
+        for t in range(T):
+            p = t % 2
+            hp = (p * nrow + ty) * U
+            hn = ((1 - p) * nrow + ty) * U
+            valid = False
+            if row_ok:
+                valid = mask[t, b] != 0
+            if reset_after:
+                for j in range(tx, U, TX):
+                    if row_ok:
+                        h_prev = sh[hp + j]
+                        if valid:
+                            mz = zero
+                            mr = zero
+                            mn = zero
+                            for k in range(U):
+                                hk = sh[hp + k]
+                                if use_rmask:
+                                    hk = hk * rmask[b, k]
+                                mz += hk * R[k, j]
+                                mr += hk * R[k, U + j]
+                                mn += hk * R[k, 2 * U + j]
+                            m_n = mn + b_h[2 * U + j]
+                            z, r, n, h = gates_reset_after(
+                                A[t, b, j] + b_i[j],
+                                A[t, b, U + j] + b_i[U + j],
+                                A[t, b, 2 * U + j] + b_i[2 * U + j],
+                                mz + b_h[j],
+                                mr + b_h[U + j],
+                                m_n,
+                                h_prev,
+                                one,
+                            )
+                            if store:
+                                S[t, b, j] = z
+                                S[t, b, U + j] = r
+                                S[t, b, 2 * U + j] = n
+                                S[t, b, 3 * U + j] = m_n
+                        else:
+                            h = h_prev
+                            if store:
+                                S[t, b, j] = zero
+                                S[t, b, U + j] = zero
+                                S[t, b, 2 * U + j] = zero
+                                S[t, b, 3 * U + j] = zero
+                        sh[hn + j] = h
+                        H[t + 1, b, j] = h
+                cuda.syncthreads()
+            else:
+                for j in range(tx, U, TX):
+                    if row_ok:
+                        if valid:
+                            mz = zero
+                            mr = zero
+                            for k in range(U):
+                                hk = sh[hp + k]
+                                if use_rmask:
+                                    hk = hk * rmask[b, k]
+                                mz += hk * R[k, j]
+                                mr += hk * R[k, U + j]
+                            z, r = update_gates(
+                                A[t, b, j] + b_i[j], A[t, b, U + j] + b_i[U + j], mz, mr, one
+                            )
+                            hm = sh[hp + j]
+                            if use_rmask:
+                                hm = hm * rmask[b, j]
+                            sh[zoff + j] = z
+                            sh[rhoff + j] = r * hm
+                            if store:
+                                S[t, b, j] = z
+                                S[t, b, U + j] = r
+                        else:
+                            sh[rhoff + j] = zero
+                cuda.syncthreads()
+                for j in range(tx, U, TX):
+                    if row_ok:
+                        h_prev = sh[hp + j]
+                        if valid:
+                            q = zero
+                            for k in range(U):
+                                q += sh[rhoff + k] * R[k, 2 * U + j]
+                            n, h = candidate_reset_before(
+                                A[t, b, 2 * U + j] + b_i[2 * U + j], q, sh[zoff + j], h_prev, one
+                            )
+                            if store:
+                                S[t, b, 2 * U + j] = n
+                                S[t, b, 3 * U + j] = sh[rhoff + j]
+                        else:
+                            h = h_prev
+                            if store:
+                                S[t, b, j] = zero
+                                S[t, b, U + j] = zero
+                                S[t, b, 2 * U + j] = zero
+                                S[t, b, 3 * U + j] = zero
+                        sh[hn + j] = h
+                        H[t + 1, b, j] = h
+                cuda.syncthreads()
+
+    @cuda.jit
+    def gru_backward_steps(
+        mask, RT, rmask, use_rmask, reset_after, H, S, dH_seq, has_seq, G, dA, dM, one
+    ):
+        """Back-propagation through time for this block's rows.
+
+        ``G (B, U)`` holds the gradient on the final state on entry and the
+        gradient on ``H[0]`` on exit. ``RT`` is ``R.T`` (3U, U). Shared memory:
+        ``g [rows][U]`` then ``dM row [rows][3U]`` (reset_after) or ``dn
+        [rows][U]``, ``[dz | dr] [rows][2U]``, ``dRH * r [rows][U]``.
+        """
+        sh = cuda.shared.array(0, sdt)
+        T = dA.shape[0]
+        B = dA.shape[1]
+        U = G.shape[1]
+        nrow = cuda.blockDim.y
+        TX = cuda.blockDim.x
+        tx = cuda.threadIdx.x
+        ty = cuda.threadIdx.y
+        b = cuda.blockIdx.x * nrow + ty
+        row_ok = b < B
+        zero = one - one
+        goff = ty * U
+        w1 = nrow * U  # start of the second region
+        dmoff = w1 + ty * 3 * U  # reset_after: dM row
+        dnoff = w1 + ty * U  # reset_before: dn
+        dzroff = 2 * w1 + ty * 2 * U  # reset_before: [dz | dr]
+        drhoff = 4 * w1 + ty * U  # reset_before: dRH * r
+        for j in range(tx, U, TX):
+            if row_ok:
+                sh[goff + j] = G[b, j]
+        cuda.syncthreads()
+        for t in range(T - 1, -1, -1):
+            valid = False
+            if row_ok:
+                valid = mask[t, b] != 0
+            if reset_after:
+                for j in range(tx, U, TX):
+                    if row_ok:
+                        gv = sh[goff + j]
+                        if has_seq:
+                            gv = gv + dH_seq[t, b, j]
+                        if valid:
+                            z = S[t, b, j]
+                            r = S[t, b, U + j]
+                            n = S[t, b, 2 * U + j]
+                            m_n = S[t, b, 3 * U + j]
+                            dz, dn = grad_zn(gv, H[t, b, j], z, n, one)
+                            dr = grad_r(dn, m_n, r, one)
+                            dnr = dn * r
+                            dA[t, b, j] = dz
+                            dA[t, b, U + j] = dr
+                            dA[t, b, 2 * U + j] = dn
+                            dM[t, b, j] = dz
+                            dM[t, b, U + j] = dr
+                            dM[t, b, 2 * U + j] = dnr
+                            sh[dmoff + j] = dz
+                            sh[dmoff + U + j] = dr
+                            sh[dmoff + 2 * U + j] = dnr
+                            sh[goff + j] = gv * z
+                        else:
+                            for c in range(3):
+                                dA[t, b, c * U + j] = zero
+                                dM[t, b, c * U + j] = zero
+                                sh[dmoff + c * U + j] = zero
+                            sh[goff + j] = gv
+                cuda.syncthreads()
+                for j in range(tx, U, TX):
+                    if row_ok:
+                        dh = zero
+                        for k in range(3 * U):
+                            dh += sh[dmoff + k] * RT[k, j]
+                        if use_rmask:
+                            dh = dh * rmask[b, j]
+                        sh[goff + j] = sh[goff + j] + dh
+                cuda.syncthreads()
+            else:
+                for j in range(tx, U, TX):
+                    if row_ok:
+                        gv = sh[goff + j]
+                        if has_seq:
+                            gv = gv + dH_seq[t, b, j]
+                        if valid:
+                            z = S[t, b, j]
+                            n = S[t, b, 2 * U + j]
+                            dz, dn = grad_zn(gv, H[t, b, j], z, n, one)
+                            dA[t, b, j] = dz
+                            dA[t, b, 2 * U + j] = dn
+                            dM[t, b, j] = dz
+                            dM[t, b, 2 * U + j] = dn
+                            sh[dnoff + j] = dn
+                            sh[dzroff + j] = dz
+                            sh[goff + j] = gv * z
+                        else:
+                            sh[dnoff + j] = zero
+                            sh[goff + j] = gv
+                cuda.syncthreads()
+                for j in range(tx, U, TX):
+                    if row_ok:
+                        if valid:
+                            drh = zero
+                            for k in range(U):
+                                drh += sh[dnoff + k] * RT[2 * U + k, j]
+                            r = S[t, b, U + j]
+                            hm = H[t, b, j]
+                            if use_rmask:
+                                hm = hm * rmask[b, j]
+                            dr = grad_r(drh, hm, r, one)
+                            dA[t, b, U + j] = dr
+                            dM[t, b, U + j] = dr
+                            sh[dzroff + U + j] = dr
+                            sh[drhoff + j] = drh * r
+                        else:
+                            for c in range(3):
+                                dA[t, b, c * U + j] = zero
+                                dM[t, b, c * U + j] = zero
+                            sh[dzroff + j] = zero
+                            sh[dzroff + U + j] = zero
+                            sh[drhoff + j] = zero
+                cuda.syncthreads()
+                for j in range(tx, U, TX):
+                    if row_ok:
+                        dh = zero
+                        for k in range(2 * U):
+                            dh += sh[dzroff + k] * RT[k, j]
+                        dh = dh + sh[drhoff + j]
+                        if use_rmask:
+                            dh = dh * rmask[b, j]
+                        sh[goff + j] = sh[goff + j] + dh
+                cuda.syncthreads()
+        for j in range(tx, U, TX):
+            if row_ok:
+                G[b, j] = sh[goff + j]
+
+    # -- reductions ------------------------------------------------------------
+
+    @cuda.jit
+    def colsum_partial(A2, partial, chunk):
+        """``partial[c, j] = sum of A2[c*chunk:(c+1)*chunk, j]``, rows in order."""
+        j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+        c = cuda.blockIdx.y
+        N = A2.shape[0]
+        if j < A2.shape[1]:
+            s = cast(0)
+            stop = min(N, (c + 1) * chunk)
+            for i in range(c * chunk, stop):
+                s += A2[i, j]
+            partial[c, j] = s
+
+    @cuda.jit
+    def colsum_final(partial, n_chunks, out):
+        j = cuda.grid(1)
+        if j < out.shape[0]:
+            s = cast(0)
+            for c in range(n_chunks):
+                s += partial[c, j]
+            out[j] = s
+
+    @cuda.jit
+    def sumsq_segments(x, starts, lengths, out):
+        """``out[s] = sum(x[starts[s]:starts[s]+lengths[s]] ** 2)`` in float64.
+
+        One block per segment; thread ``i`` sums elements ``i, i + RT, ...``
+        in order, then a fixed tree adds the threads' sums.
+        """
+        buf = cuda.shared.array(RT, f64dt)
+        s = cuda.blockIdx.x
+        tid = cuda.threadIdx.x
+        start = starts[s]
+        n = lengths[s]
+        acc = f64(0)
+        for i in range(tid, n, RT):
+            v = f64(x[start + i])
+            acc += v * v
+        buf[tid] = acc
+        cuda.syncthreads()
+        width = RT // 2
+        while width > 0:
+            if tid < width:
+                buf[tid] = buf[tid] + buf[tid + width]
+            cuda.syncthreads()
+            width //= 2
+        if tid == 0:
+            out[s] = buf[0]
+
+    # -- the head --------------------------------------------------------------
+
+    @cuda.jit
+    def head_loss(logits, bd, Y, w, idx, w_sum, logistic, dlogits, row_loss):
+        """Weighted cross-entropy per row and ``dlogits`` (float64 inside).
+
+        ``row_loss[b] = w_b * CE_b``; ``dlogits[b] = w_b (P - Y) / sum(w)``,
+        as :func:`skgru._network.head_loss_grad`.
+        """
+        b = cuda.grid(1)
+        B = logits.shape[0]
+        K = logits.shape[1]
+        if b >= B:
+            return
+        s = idx[b]
+        wb = w[s]
+        if logistic:
+            z = f64(logits[b, 0] + bd[0])
+            y = f64(Y[s, 0])
+            if z < 0:
+                log_p = z - math.log1p(math.exp(z))
+            else:
+                log_p = -math.log1p(math.exp(-z))
+            if -z < 0:
+                log_q = -z - math.log1p(math.exp(-z))
+            else:
+                log_q = -math.log1p(math.exp(z))
+            ce = -(y * log_p + (1.0 - y) * log_q)
+            p = 1.0 / (1.0 + math.exp(-z))
+            dlogits[b, 0] = cast((p - y) * wb / w_sum)
+        else:
+            mx = f64(logits[b, 0] + bd[0])
+            for k in range(1, K):
+                v = f64(logits[b, k] + bd[k])
+                if v > mx:
+                    mx = v
+            se = 0.0
+            for k in range(K):
+                se += math.exp(f64(logits[b, k] + bd[k]) - mx)
+            lse = math.log(se)
+            ce = 0.0
+            scale = wb / w_sum
+            for k in range(K):
+                logp = (f64(logits[b, k] + bd[k]) - mx) - lse
+                y = f64(Y[s, k])
+                ce -= y * logp
+                dlogits[b, k] = cast((math.exp(logp) - y) * scale)
+        row_loss[b] = wb * ce
+
+    @cuda.jit
+    def accumulate_loss(row_loss, w_sum, alpha, pnorms, acc):
+        """``acc[0] += (mean CE + 0.5 alpha ||kernels||^2 / w_sum) * w_sum``."""
+        if cuda.grid(1) == 0:
+            s = 0.0
+            for b in range(row_loss.shape[0]):
+                s += row_loss[b]
+            loss = s / w_sum
+            if alpha > 0:
+                pen = 0.0
+                for i in range(pnorms.shape[0]):
+                    pen += pnorms[i]
+                loss += 0.5 * alpha * pen / w_sum
+            acc[0] += loss * w_sum
+
+    # -- clipping, L2, optimizers, constraints (flat parameter buffers) ----------
+
+    @cuda.jit
+    def axpy(y, x, a):
+        """``y += a * x``."""
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, y.shape[0], stride):
+            y[i] = y[i] + a * x[i]
+
+    @cuda.jit
+    def clip_by_norm(g, starts, lengths, norms, c):
+        """Per segment: ``g *= c / max(||g||, c)`` (Keras ``clipnorm``)."""
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        nseg = starts.shape[0]
+        for i in range(start, g.shape[0], stride):
+            for s in range(nseg):
+                if i >= starts[s] and i < starts[s] + lengths[s]:
+                    scale = c / max(math.sqrt(norms[s]), c)
+                    g[i] = g[i] * cast(scale)
+
+    @cuda.jit
+    def clip_global(g, starts, lengths, norms, c):
+        """All segments together: ``g *= c * min(1 / G, 1 / c)`` (NaN if G is not finite)."""
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        nseg = starts.shape[0]
+        total = 0.0
+        for s in range(nseg):
+            total += norms[s]
+        total = math.sqrt(total)
+        if math.isfinite(total):
+            if total > 0:
+                scale = c * min(1.0 / total, 1.0 / c)
+            else:
+                scale = c * (1.0 / c)
+        else:
+            scale = math.nan
+        for i in range(start, g.shape[0], stride):
+            for s in range(nseg):
+                if i >= starts[s] and i < starts[s] + lengths[s]:
+                    g[i] = g[i] * cast(scale)
+
+    @cuda.jit
+    def clip_value(g, c):
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, g.shape[0], stride):
+            v = g[i]
+            if v > c:
+                v = c
+            elif v < -c:
+                v = -c
+            g[i] = v
+
+    @cuda.jit
+    def adam_update(p, g, m, v, b1, c1, b2, c2, neg_lr, eps):
+        """scikit-learn's Adam (``c1 = 1 - b1``, ``c2 = 1 - b2``, ``neg_lr = -lr_t``)."""
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, p.shape[0], stride):
+            gi = g[i]
+            mi = m[i] * b1
+            mi = mi + c1 * gi
+            vi = v[i] * b2
+            vi = vi + c2 * (gi * gi)
+            m[i] = mi
+            v[i] = vi
+            p[i] = p[i] + (neg_lr * mi) / (math.sqrt(vi) + eps)
+
+    @cuda.jit
+    def sgd_update(p, g, vel, mom, lr, nesterov):
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, p.shape[0], stride):
+            gi = g[i]
+            vi = vel[i] * mom
+            vi = vi - lr * gi
+            vel[i] = vi
+            if nesterov:
+                p[i] = p[i] + (mom * vi - lr * gi)
+            else:
+                p[i] = p[i] + vi
+
+    @cuda.jit
+    def rmsprop_update(p, g, vel, momb, rho, c, lr, eps, momentum, use_momentum):
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, p.shape[0], stride):
+            gi = g[i]
+            vi = vel[i] * rho
+            vi = vi + c * (gi * gi)
+            vel[i] = vi
+            inc = (lr * gi) / math.sqrt(vi + eps)
+            if use_momentum:
+                mo = momb[i] * momentum
+                mo = mo + inc
+                momb[i] = mo
+                p[i] = p[i] - mo
+            else:
+                p[i] = p[i] - inc
+
+    @cuda.jit
+    def constrain_norm(w, by_row, kind, lo, hi, rate, one_minus_rate, eps):
+        """Column (or row) norm constraints, Keras formulas (SPEC.md 3.1).
+
+        ``kind`` 0: MaxNorm, 1: UnitNorm, 2: MinMaxNorm. One thread per
+        vector, elements summed in order.
+        """
+        j = cuda.grid(1)
+        nvec = w.shape[0] if by_row else w.shape[1]
+        L = w.shape[1] if by_row else w.shape[0]
+        if j >= nvec:
+            return
+        s = cast(0)
+        for k in range(L):
+            x = w[j, k] if by_row else w[k, j]
+            s += x * x
+        n = math.sqrt(s)
+        if kind == 1:
+            d = eps + n
+            for k in range(L):
+                if by_row:
+                    w[j, k] = w[j, k] / d
+                else:
+                    w[k, j] = w[k, j] / d
+            return
+        if kind == 0:
+            desired = min(max(n, cast(0)), hi)
+        else:
+            desired = rate * min(max(n, lo), hi) + one_minus_rate * n
+        factor = desired / (eps + n)
+        for k in range(L):
+            if by_row:
+                w[j, k] = w[j, k] * factor
+            else:
+                w[k, j] = w[k, j] * factor
+
+    @cuda.jit
+    def nonneg(x):
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        zero = cast(0)
+        for i in range(start, x.shape[0], stride):
+            if x[i] < zero:
+                x[i] = zero
+
+    return {name: obj for name, obj in locals().items() if hasattr(obj, "py_func")}
+
+
+class KernelSet:
+    """The compiled kernels of one dtype with host-side launchers.
+
+    Launchers take device arrays and write into preallocated outputs; they
+    never copy to the host and never synchronise.
+    """
+
+    def __init__(self, dtype, launch):
+        self.dtype = np.dtype(dtype)
+        self.one = self.dtype.type(1)
+        self.launch = launch
+        self.k = _build(self.dtype, int(launch["tile"]), int(launch["reduce_threads"]))
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _go(self, name, grid, block, shared, *args):
+        if LAUNCH_LOG is not None:
+            LAUNCH_LOG.append((self.dtype.str, tuple(sorted(self.launch.items())), name, args))
+        self.k[name][grid, block, 0, shared](*args)
+
+    def _elementwise(self, n):
+        tpb = int(self.launch["threads"])
+        return max(1, min(_ceil_div(max(n, 1), tpb), int(self.launch["max_blocks"]))), tpb
+
+    def cast(self, x):
+        return self.dtype.type(x)
+
+    # -- launchers -------------------------------------------------------------
+
+    def gather_batch(self, values, vmask, idx, noise, imask, use_noise, use_imask, X, M):
+        grid, tpb = self._elementwise(X.size)
+        self._go(
+            "gather_batch",
+            grid,
+            tpb,
+            0,
+            values,
+            vmask,
+            idx,
+            noise,
+            imask,
+            use_noise,
+            use_imask,
+            X,
+            M,
+        )
+
+    def transpose(self, A, AT):
+        grid, tpb = self._elementwise(A.size)
+        self._go("transpose", grid, tpb, 0, A, AT)
+
+    def apply_rmask(self, H, rmask, out):
+        grid, tpb = self._elementwise(out.size)
+        self._go("apply_rmask", grid, tpb, 0, H, rmask, out)
+
+    def add_row_vector(self, C, v):
+        grid, tpb = self._elementwise(C.size)
+        self._go("add_row_vector", grid, tpb, 0, C, v)
+
+    def gemm(self, A, B, C, ta=False, tb=False):
+        """``C (M, N) = op(A) @ op(B)``."""
+        tile = int(self.launch["tile"])
+        Mr, Nc = C.shape
+        grid = (max(1, _ceil_div(Nc, tile)), max(1, _ceil_div(Mr, tile)))
+        self._go("gemm", grid, (tile, tile), 0, A, B, C, bool(ta), bool(tb))
+
+    def _recurrent_launch(self, B, U, n_shared):
+        tx = max(1, min(int(self.launch["unit_threads"]), U))
+        rows = self.launch["rows_per_block"] or 1
+        rows = max(1, min(int(rows), B, 1024 // max(tx, 1)))
+        item = self.dtype.itemsize
+        while rows > 1 and n_shared * rows * U * item > _SHARED_LIMIT:
+            rows -= 1
+        shared = n_shared * rows * U * item
+        if shared > _SHARED_LIMIT:
+            raise ValueError(
+                f"units={U} is too large for the CUDA kernels with dtype {self.dtype} "
+                f"(they keep {n_shared} state vectors per sequence in 48 KiB of shared "
+                "memory); use device='cpu' or dtype='float32'."
+            )
+        return _ceil_div(B, rows), (tx, rows), shared
+
+    def gru_forward(self, X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
+        """Same arguments as :func:`skgru._kernels._cpu.gru_forward` (device arrays).
+
+        ``bias`` is ``(2, 3U)``; ``rmask`` of shape ``(0, U)`` or None means
+        no recurrent dropout; ``S`` of shape ``(0, ...)`` or None means
+        inference. ``H[0]`` is set from ``h0`` unless ``h0`` is None (then the
+        caller has filled ``H[0]``).
+        """
+        T, B, F = X.shape
+        U = R.shape[0]
+        self.gemm(X.reshape(T * B, F), W, A.reshape(T * B, 3 * U))
+        if h0 is not None:
+            H[0].copy_to_device(h0)
+        use_rmask = rmask is not None and rmask.shape[0] > 0
+        store = S is not None and S.shape[0] > 0
+        grid, block, shared = self._recurrent_launch(B, U, 4)
+        self._go(
+            "gru_forward_steps",
+            grid,
+            block,
+            shared,
+            A,
+            mask,
+            R,
+            bias[0],
+            bias[1],
+            rmask if use_rmask else self._dummy2(),
+            use_rmask,
+            bool(reset_after),
+            store,
+            H,
+            S if store else self._dummy3(),
+            self.one,
+        )
+
+    def gru_backward_steps(self, mask, RT, rmask, reset_after, H, S, dH_seq, G, dA, dM):
+        B, U = G.shape
+        use_rmask = rmask is not None and rmask.shape[0] > 0
+        has_seq = dH_seq is not None and dH_seq.shape[0] > 0
+        grid, block, shared = self._recurrent_launch(B, U, 5)
+        self._go(
+            "gru_backward_steps",
+            grid,
+            block,
+            shared,
+            mask,
+            RT,
+            rmask if use_rmask else self._dummy2(),
+            use_rmask,
+            bool(reset_after),
+            H,
+            S,
+            dH_seq if has_seq else self._dummy3(),
+            has_seq,
+            G,
+            dA,
+            dM,
+            self.one,
+        )
+
+    def column_sums(self, A2, out, partial):
+        """``out[j] = sum_i A2[i, j]`` in a fixed order; ``partial`` is workspace."""
+        N, n = A2.shape
+        chunk = int(self.launch["colsum_chunk"])
+        n_chunks = max(1, _ceil_div(N, chunk))
+        tpb = min(int(self.launch["threads"]), 128)
+        part = partial[: n_chunks * n].reshape(n_chunks, n)
+        self._go("colsum_partial", (_ceil_div(n, tpb), n_chunks), tpb, 0, A2, part, chunk)
+        self._go("colsum_final", _ceil_div(n, tpb), tpb, 0, part, n_chunks, out)
+
+    def colsum_workspace_size(self, N, n):
+        return max(1, _ceil_div(N, int(self.launch["colsum_chunk"]))) * n
+
+    def sumsq_segments(self, x, starts, lengths, out):
+        self._go(
+            "sumsq_segments",
+            starts.shape[0],
+            int(self.launch["reduce_threads"]),
+            0,
+            x,
+            starts,
+            lengths,
+            out,
+        )
+
+    def head_loss(self, logits, bd, Y, w, idx, w_sum, logistic, dlogits, row_loss):
+        B = logits.shape[0]
+        tpb = min(int(self.launch["threads"]), 128)
+        self._go(
+            "head_loss",
+            _ceil_div(B, tpb),
+            tpb,
+            0,
+            logits,
+            bd,
+            Y,
+            w,
+            idx,
+            float(w_sum),
+            bool(logistic),
+            dlogits,
+            row_loss,
+        )
+
+    def accumulate_loss(self, row_loss, w_sum, alpha, pnorms, acc):
+        self._go("accumulate_loss", 1, 1, 0, row_loss, float(w_sum), float(alpha), pnorms, acc)
+
+    def axpy(self, y, x, a):
+        grid, tpb = self._elementwise(y.size)
+        self._go("axpy", grid, tpb, 0, y, x, self.cast(a))
+
+    def clip_by_norm(self, g, starts, lengths, norms, c):
+        grid, tpb = self._elementwise(g.size)
+        self._go("clip_by_norm", grid, tpb, 0, g, starts, lengths, norms, float(c))
+
+    def clip_global(self, g, starts, lengths, norms, c):
+        grid, tpb = self._elementwise(g.size)
+        self._go("clip_global", grid, tpb, 0, g, starts, lengths, norms, float(c))
+
+    def clip_value(self, g, c):
+        grid, tpb = self._elementwise(g.size)
+        self._go("clip_value", grid, tpb, 0, g, self.cast(c))
+
+    def adam(self, p, g, m, v, beta_1, beta_2, lr_t, eps):
+        grid, tpb = self._elementwise(p.size)
+        c = self.cast
+        self._go(
+            "adam_update",
+            grid,
+            tpb,
+            0,
+            p,
+            g,
+            m,
+            v,
+            c(beta_1),
+            c(1 - beta_1),
+            c(beta_2),
+            c(1 - beta_2),
+            c(-lr_t),
+            c(eps),
+        )
+
+    def sgd(self, p, g, vel, momentum, lr, nesterov):
+        grid, tpb = self._elementwise(p.size)
+        c = self.cast
+        self._go("sgd_update", grid, tpb, 0, p, g, vel, c(momentum), c(lr), bool(nesterov))
+
+    def rmsprop(self, p, g, vel, momb, rho, lr, eps, momentum):
+        grid, tpb = self._elementwise(p.size)
+        c = self.cast
+        use_m = momentum > 0
+        self._go(
+            "rmsprop_update",
+            grid,
+            tpb,
+            0,
+            p,
+            g,
+            vel,
+            momb if use_m else vel,
+            c(rho),
+            c(1 - rho),
+            c(lr),
+            c(eps),
+            c(momentum),
+            bool(use_m),
+        )
+
+    def constrain_norm(self, w2, by_row, kind, lo, hi, rate, eps):
+        nvec = w2.shape[0] if by_row else w2.shape[1]
+        tpb = min(int(self.launch["threads"]), 128)
+        c = self.cast
+        self._go(
+            "constrain_norm",
+            _ceil_div(max(nvec, 1), tpb),
+            tpb,
+            0,
+            w2,
+            bool(by_row),
+            int(kind),
+            c(lo),
+            c(hi),
+            c(rate),
+            c(1 - rate),
+            c(eps),
+        )
+
+    def nonneg(self, x):
+        grid, tpb = self._elementwise(x.size)
+        self._go("nonneg", grid, tpb, 0, x)
+
+    # -- placeholders for optional inputs ---------------------------------------
+
+    def _dummy2(self):
+        d = getattr(self, "_d2", None)
+        if d is None:
+            d = self._d2 = cuda.to_device(np.zeros((1, 1), dtype=self.dtype))
+        return d
+
+    def _dummy3(self):
+        d = getattr(self, "_d3", None)
+        if d is None:
+            d = self._d3 = cuda.to_device(np.zeros((1, 1, 1), dtype=self.dtype))
+        return d
