@@ -2,6 +2,7 @@
 
 from . import constraints
 from ._classifier import ConstrainedGRUClassifier
+from ._onnx import to_onnx
 from ._plotting import LossCurveDisplay
 from ._text import SequenceVectorizer
 
@@ -12,5 +13,6 @@ __all__ = [
     "LossCurveDisplay",
     "SequenceVectorizer",
     "constraints",
+    "to_onnx",
     "__version__",
 ]

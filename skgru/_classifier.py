@@ -423,6 +423,46 @@ class _BaseGRU(BaseEstimator):
         tags.input_tags.allow_nan = False
         return tags
 
+    # -- interoperability (thin wrappers; the mapping lives in _interop.py) ------
+
+    def to_torch_state_dict(self, *, as_tensors=False):
+        """Weights under PyTorch ``nn.GRU`` / ``nn.Linear`` names (gate order r, z, n).
+
+        Needs ``reset_after=True`` and one unidirectional layer. The keys are
+        ``"weight_ih_l0" (3U, F)``, ``"weight_hh_l0" (3U, U)``, ``"bias_ih_l0"
+        (3U,)``, ``"bias_hh_l0" (3U,)`` (they load into ``nn.GRU(F, U,
+        batch_first=True)``), the head ``"fc.weight" (n_outputs, U)``,
+        ``"fc.bias" (n_outputs,)`` (an ``nn.Linear(U, n_outputs)`` on the last
+        state) and, with an embedding, ``"embedding.weight"``.
+
+        Parameters
+        ----------
+        as_tensors : bool, default=False
+            Return ``torch.Tensor`` values (needs torch) instead of NumPy arrays.
+
+        Returns
+        -------
+        state_dict : dict of str to ndarray or torch.Tensor
+        """
+        from ._interop import to_torch_state_dict
+
+        return to_torch_state_dict(self, as_tensors=as_tensors)
+
+    def from_torch_state_dict(self, state_dict):
+        """Set the weights from a PyTorch-named state dict (see :meth:`to_torch_state_dict`).
+
+        Parameters
+        ----------
+        state_dict : mapping of str to array-like or torch.Tensor
+
+        Returns
+        -------
+        self : object
+        """
+        from ._interop import from_torch_state_dict
+
+        return from_torch_state_dict(self, state_dict)
+
 
 class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
     """GRU classifier with weight, noise and gradient constraints.

@@ -1,0 +1,362 @@
+"""Weights to and from PyTorch ``nn.GRU`` and the ONNX export.
+
+The mapping tests run everywhere (NumPy only). The parity tests run the same
+weights through ``torch.nn.GRU`` (when torch is installed) and through the
+standard ONNX ``GRU`` operator in onnxruntime (when onnx and onnxruntime are
+installed); neither is a dependency of skgru.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from sklearn.exceptions import NotFittedError
+
+import skgru
+from skgru import ConstrainedGRUClassifier, to_onnx
+from skgru.testing import gru_configs, sequence_batches
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+U = 4
+F = 3
+
+
+def _ragged(rng, n, F, lengths=(1, 7)):
+    return [rng.normal(size=(int(rng.integers(lengths[0], lengths[1] + 1)), F)) for _ in range(n)]
+
+
+def _pad(X_list):
+    T = max(len(x) for x in X_list)
+    values = np.zeros((len(X_list), T, X_list[0].shape[1]))
+    for i, a in enumerate(X_list):
+        values[i, : len(a)] = a
+    return values, np.array([len(a) for a in X_list])
+
+
+def _fitted(n_classes=3, reset_after=True, embedding=False, seed=0, **params):
+    """A fitted float64 model with non-trivial biases (fit leaves them near zero)."""
+    rng = np.random.default_rng(seed)
+    n = 24
+    if embedding:
+        X = [rng.integers(1, 9, size=int(rng.integers(1, 7))) for _ in range(n)]
+        params.update(embedding_dim=3, vocab_size=9)
+    else:
+        X = _ragged(rng, n, F)
+    y = np.arange(n) % n_classes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = ConstrainedGRUClassifier(
+            units=U,
+            reset_after=reset_after,
+            max_iter=2,
+            dtype="float64",
+            random_state=seed,
+            **params,
+        ).fit(X, y)
+    weights = clf.get_weights()
+    weights = [w + rng.normal(scale=0.3, size=w.shape) for w in weights]
+    clf.set_weights(weights)
+    return clf, X, y
+
+
+# -- the mapping (NumPy only) ---------------------------------------------------------
+
+
+def test_state_dict_keys_shapes_and_gate_order():
+    clf, _, _ = _fitted(n_classes=3)
+    W, R, b, Wd, bd = clf.get_weights()
+    sd = clf.to_torch_state_dict()
+    assert list(sd) == [
+        "weight_ih_l0",
+        "weight_hh_l0",
+        "bias_ih_l0",
+        "bias_hh_l0",
+        "fc.weight",
+        "fc.bias",
+    ]
+    assert sd["weight_ih_l0"].shape == (3 * U, F)
+    assert sd["weight_hh_l0"].shape == (3 * U, U)
+    assert sd["fc.weight"].shape == (3, U)
+    z, r, h = slice(0, U), slice(U, 2 * U), slice(2 * U, 3 * U)
+    # SPEC.md 2.3: torch row blocks are (r, z, n), Keras column blocks (z, r, h).
+    np.testing.assert_array_equal(sd["weight_ih_l0"][:U], W[:, r].T)
+    np.testing.assert_array_equal(sd["weight_ih_l0"][U : 2 * U], W[:, z].T)
+    np.testing.assert_array_equal(sd["weight_ih_l0"][2 * U :], W[:, h].T)
+    np.testing.assert_array_equal(sd["weight_hh_l0"][:U], R[:, r].T)
+    np.testing.assert_array_equal(sd["weight_hh_l0"][U : 2 * U], R[:, z].T)
+    np.testing.assert_array_equal(sd["bias_ih_l0"], np.concatenate([b[0, r], b[0, z], b[0, h]]))
+    np.testing.assert_array_equal(sd["bias_hh_l0"], np.concatenate([b[1, r], b[1, z], b[1, h]]))
+    np.testing.assert_array_equal(sd["fc.weight"], Wd.T)
+    np.testing.assert_array_equal(sd["fc.bias"], bd)
+
+
+@pytest.mark.parametrize("embedding", [False, True])
+def test_round_trip_numpy(embedding):
+    clf, X, _ = _fitted(n_classes=2, embedding=embedding)
+    sd = clf.to_torch_state_dict()
+    assert ("embedding.weight" in sd) == embedding
+    other, _, _ = _fitted(n_classes=2, embedding=embedding, seed=1)
+    assert other.from_torch_state_dict(sd) is other
+    for a, b in zip(clf.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(clf.predict_proba(X), other.predict_proba(X))
+
+
+def test_missing_gru_biases_are_zero():
+    clf, _, _ = _fitted()
+    sd = clf.to_torch_state_dict()
+    del sd["bias_ih_l0"], sd["bias_hh_l0"]
+    clf.from_torch_state_dict(sd)
+    np.testing.assert_array_equal(clf.get_weights()[2], 0.0)
+
+
+def test_reset_after_false_is_refused():
+    clf, _, _ = _fitted(reset_after=False)
+    with pytest.raises(ValueError, match="reset_after=False"):
+        clf.to_torch_state_dict()
+    other, _, _ = _fitted()
+    with pytest.raises(ValueError, match="reset_after=False"):
+        clf.from_torch_state_dict(other.to_torch_state_dict())
+
+
+def test_unsupported_architecture_is_refused():
+    clf, _, _ = _fitted()
+    clf.bidirectional = True  # what a future bidirectional model would carry
+    with pytest.raises(ValueError, match="one unidirectional GRU layer"):
+        clf.to_torch_state_dict()
+    with pytest.raises(ValueError, match="one unidirectional GRU layer"):
+        to_onnx(clf)
+
+
+def test_unfitted_raises():
+    with pytest.raises(NotFittedError):
+        ConstrainedGRUClassifier().to_torch_state_dict()
+
+
+def test_bad_state_dicts():
+    clf, _, _ = _fitted()
+    sd = clf.to_torch_state_dict()
+    with pytest.raises(ValueError, match="missing keys \\['fc.bias'\\]"):
+        clf.from_torch_state_dict({k: v for k, v in sd.items() if k != "fc.bias"})
+    with pytest.raises(ValueError, match="unexpected keys \\['gru.weight_ih_l0'\\]"):
+        clf.from_torch_state_dict({**sd, "gru.weight_ih_l0": sd["weight_ih_l0"]})
+    with pytest.raises(ValueError, match="shape"):
+        clf.from_torch_state_dict({**sd, "weight_hh_l0": sd["weight_hh_l0"].T[:, :U]})
+    with pytest.raises(ValueError, match="NaN"):
+        clf.from_torch_state_dict({**sd, "fc.bias": np.full(3, np.nan)})
+    before = clf.get_weights()
+    with pytest.raises(TypeError, match="numeric"):
+        clf.from_torch_state_dict({**sd, "fc.bias": np.array(["a", "b", "c"])})
+    for a, b in zip(before, clf.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+# -- parity with torch.nn.GRU ---------------------------------------------------------
+
+
+def _torch_model(torch, sd, embedding=False):
+    """nn.GRU + nn.Linear (+ nn.Embedding) in float64 loaded from our state dict."""
+    units, n_features = sd["weight_hh_l0"].shape[1], sd["weight_ih_l0"].shape[1]
+    gru = torch.nn.GRU(n_features, units, batch_first=True).double()
+    fc = torch.nn.Linear(units, sd["fc.weight"].shape[0]).double()
+    gru.load_state_dict({k: torch.as_tensor(v) for k, v in sd.items() if k.endswith("_l0")})
+    fc.load_state_dict({k[3:]: torch.as_tensor(v) for k, v in sd.items() if k.startswith("fc.")})
+    emb = None
+    if embedding:
+        w = torch.as_tensor(sd["embedding.weight"])
+        emb = torch.nn.Embedding(*w.shape).double()
+        emb.load_state_dict({"weight": w})
+    return gru, fc, emb
+
+
+def _torch_proba(torch, sd, values, lengths, embedding=False):
+    """Final hidden state of the valid steps (packed sequence) -> logits -> probabilities."""
+    gru, fc, emb = _torch_model(torch, sd, embedding)
+    with torch.no_grad():
+        x = torch.as_tensor(values)
+        if emb is not None:
+            x = emb(x)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            x, torch.as_tensor(lengths), batch_first=True, enforce_sorted=False
+        )
+        _, h_n = gru(packed)
+        logits = fc(h_n[-1])
+        if logits.shape[1] == 1:
+            p = torch.sigmoid(logits[:, 0])
+            return torch.stack([1 - p, p], dim=1).numpy()
+        return torch.softmax(logits, dim=1).numpy()
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_torch_forward_parity(n_classes):
+    torch = pytest.importorskip("torch")
+    clf, X, _ = _fitted(n_classes=n_classes)
+    values, lengths = _pad(X)
+    proba = _torch_proba(torch, clf.to_torch_state_dict(), values, lengths)
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-6)
+
+
+def test_torch_forward_parity_embedding():
+    torch = pytest.importorskip("torch")
+    clf, X, _ = _fitted(n_classes=3, embedding=True)
+    lengths = np.array([len(x) for x in X])
+    ids = np.zeros((len(X), lengths.max()), dtype=np.int64)
+    for i, x in enumerate(X):
+        ids[i, : len(x)] = x
+    proba = _torch_proba(torch, clf.to_torch_state_dict(), ids, lengths, embedding=True)
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-6)
+
+
+def test_torch_weights_load_into_our_model():
+    """A torch-initialised GRU (its own init) gives our model the same forward."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    clf, X, _ = _fitted(n_classes=3)
+    gru = torch.nn.GRU(F, U, batch_first=True).double()
+    fc = torch.nn.Linear(U, 3).double()
+    sd = {**gru.state_dict(), **{f"fc.{k}": v for k, v in fc.state_dict().items()}}
+    clf.from_torch_state_dict(sd)
+    values, lengths = _pad(X)
+    proba = _torch_proba(torch, clf.to_torch_state_dict(), values, lengths)
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-6)
+    tensors = clf.to_torch_state_dict(as_tensors=True)
+    for key, value in sd.items():
+        assert isinstance(tensors[key], torch.Tensor)
+        np.testing.assert_array_equal(tensors[key].numpy(), value.numpy())
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    config=gru_configs(reset_after=True, dtype="float64", pooling="last"),
+    batch=sequence_batches(n_classes=3, dtype="float64", ragged=True),
+)
+def test_torch_parity_property(config, batch):
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = ConstrainedGRUClassifier(**config, max_iter=1, random_state=0)
+        clf.fit(batch.X, batch.y)
+    proba = _torch_proba(torch, clf.to_torch_state_dict(), batch.values, batch.lengths)
+    np.testing.assert_allclose(proba, clf.predict_proba(batch.X), rtol=0, atol=1e-6)
+
+
+def test_regressor_state_dict_if_available():
+    torch = pytest.importorskip("torch")
+    Regressor = getattr(skgru, "ConstrainedGRURegressor", None)
+    if Regressor is None:
+        pytest.skip("no ConstrainedGRURegressor in this build")
+    rng = np.random.default_rng(3)
+    X = _ragged(rng, 20, F)
+    y = rng.normal(size=(20, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = Regressor(units=U, max_iter=2, dtype="float64", random_state=0).fit(X, y)
+    gru, fc, _ = _torch_model(torch, reg.to_torch_state_dict())
+    values, lengths = _pad(X)
+    with torch.no_grad():
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            torch.as_tensor(values),
+            torch.as_tensor(lengths),
+            batch_first=True,
+            enforce_sorted=False,
+        )
+        pred = fc(gru(packed)[1][-1]).numpy()
+    np.testing.assert_allclose(pred, reg.predict(X), rtol=0, atol=1e-6)
+
+
+# -- ONNX -----------------------------------------------------------------------------
+#
+# onnxruntime's CPU GRU kernel implements float32 only, so the exported model
+# runs in float32 and is compared with our float64 predictions to 1e-5.
+# ONNX's sequence_lens marks a valid prefix of each sequence; our masking also
+# skips padding elsewhere (left padding, id 0 inside a token sequence), which
+# ONNX cannot express, so only end padding is compared.
+
+
+def _onnx_run(model, feeds):
+    ort = pytest.importorskip("onnxruntime")
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, feeds)[0]
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_onnx_parity_ragged(reset_after, n_classes):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    clf, X, _ = _fitted(n_classes=n_classes, reset_after=reset_after)
+    model = to_onnx(clf)
+    gru = [n for n in model.graph.node if n.op_type == "GRU"][0]
+    attrs = {a.name: a for a in gru.attribute}
+    assert attrs["linear_before_reset"].i == int(reset_after)
+    assert attrs["hidden_size"].i == U
+    values, lengths = _pad(X)
+    proba = _onnx_run(
+        model, {"X": values.astype(np.float32), "sequence_lens": lengths.astype(np.int32)}
+    )
+    assert proba.shape == (len(X), n_classes)
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-5)
+
+
+def test_onnx_parity_fixed_length():
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    clf, _, _ = _fitted(n_classes=3)
+    X = np.random.default_rng(5).normal(size=(10, 6, F))
+    model = to_onnx(clf, variable_length=False)
+    assert [i.name for i in model.graph.input] == ["X"]
+    proba = _onnx_run(model, {"X": X.astype(np.float32)})
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-5)
+
+
+def test_onnx_parity_embedding():
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    clf, X, _ = _fitted(n_classes=3, embedding=True)
+    lengths = np.array([len(x) for x in X], dtype=np.int32)
+    ids = np.zeros((len(X), lengths.max()), dtype=np.int64)
+    for i, x in enumerate(X):
+        ids[i, : len(x)] = x
+    proba = _onnx_run(to_onnx(clf), {"X": ids, "sequence_lens": lengths})
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-5)
+
+
+def test_onnx_regressor_if_available():
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    Regressor = getattr(skgru, "ConstrainedGRURegressor", None)
+    if Regressor is None:
+        pytest.skip("no ConstrainedGRURegressor in this build")
+    rng = np.random.default_rng(4)
+    X = _ragged(rng, 20, F)
+    y = rng.normal(size=(20, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = Regressor(units=U, max_iter=2, dtype="float64", random_state=0).fit(X, y)
+    values, lengths = _pad(X)
+    pred = _onnx_run(
+        to_onnx(reg), {"X": values.astype(np.float32), "sequence_lens": lengths.astype(np.int32)}
+    )
+    np.testing.assert_allclose(pred, reg.predict(X).reshape(pred.shape), rtol=0, atol=1e-5)
+
+
+def test_onnx_float64_model_is_valid():
+    onnx = pytest.importorskip("onnx")
+    clf, _, _ = _fitted()
+    model = to_onnx(clf, dtype="float64")
+    onnx.checker.check_model(model)
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+
+
+def test_onnx_refusals():
+    pytest.importorskip("onnx")
+    clf, _, _ = _fitted(pooling="mean")
+    with pytest.raises(ValueError, match="pooling='last'"):
+        to_onnx(clf)
+    clf, _, _ = _fitted()
+    with pytest.raises(ValueError, match="dtype"):
+        to_onnx(clf, dtype="float16")
+    with pytest.raises(ValueError, match="opset"):
+        to_onnx(clf, opset=11)
