@@ -26,7 +26,7 @@ from . import _constraints
 from ._backend import TrainConfig, get_backend
 from ._network import head_proba, init_embedding, init_params
 from ._optimizers import make_optimizer
-from ._sequences import _is_ragged, to_sequences, to_token_sequences
+from ._sequences import _is_ragged, check_input_array, to_sequences, to_token_sequences
 
 __all__ = ["ConstrainedGRUClassifier"]
 
@@ -96,10 +96,11 @@ class _BaseGRU(BaseEstimator):
             seqs, kind = to_sequences(X, dtype)
             self._check_step_features(seqs.n_features, reset, kind)
             return seqs
-        if hasattr(X, "ndim") and X.ndim == 3 or (isinstance(X, (list, tuple)) and np.ndim(X) == 3):
+        # Finiteness is checked by to_sequences, which names the sample and step.
+        if check_input_array(X) == 3:
             from sklearn.utils.validation import check_array
 
-            X = check_array(X, dtype=dtype, allow_nd=True, ensure_all_finite=True)
+            X = check_array(X, dtype=dtype, allow_nd=True, ensure_all_finite=False)
             seqs, kind = to_sequences(X, dtype, array_validated=True)
             self._check_step_features(seqs.n_features, reset, kind)
             return seqs
@@ -107,11 +108,11 @@ class _BaseGRU(BaseEstimator):
         if not reset and getattr(self, "_input_kind", "2d") != "2d":
             from sklearn.utils.validation import check_array
 
-            X = check_array(X, dtype=dtype, ensure_all_finite=True)
+            X = check_array(X, dtype=dtype, ensure_all_finite=False)
             seqs, kind = to_sequences(X, dtype, array_validated=True)
             self._check_step_features(seqs.n_features, reset, kind)
             return seqs
-        X = validate_data(self, X=X, reset=reset, dtype=dtype, ensure_all_finite=True)
+        X = validate_data(self, X=X, reset=reset, dtype=dtype, ensure_all_finite=False)
         seqs, kind = to_sequences(X, dtype, array_validated=True)
         if reset:
             self._input_kind = "2d"
@@ -150,8 +151,9 @@ class _BaseGRU(BaseEstimator):
             return
         expected = self.n_step_features_
         if n_features != expected:
+            hint = " (a 2-D X is read as univariate sequences)" if kind == "2d" else ""
             raise ValueError(
-                f"X has {n_features} features per timestep, but {type(self).__name__} "
+                f"X has {n_features} features per timestep{hint}, but {type(self).__name__} "
                 f"is expecting {expected} features per timestep as input."
             )
 
@@ -264,6 +266,11 @@ class _BaseGRU(BaseEstimator):
         optimizer = self._new_optimizer(params)
         if state["_optimizer_state"] is not None:
             optimizer.set_state(state["_optimizer_state"])
+            if not incremental:
+                # A new fit call uses the current learning_rate_init (as
+                # MLPClassifier, which builds a new optimizer for it); only
+                # partial_fit continues an adapted learning rate.
+                optimizer.learning_rate = float(self.learning_rate_init)
         backend = get_backend(self.device)
         trainer = backend.make_trainer(params, optimizer, self._train_config(), seqs, Y, w)
         n_train = seqs.n_samples
@@ -280,8 +287,13 @@ class _BaseGRU(BaseEstimator):
                 loss = trainer.run_epoch(batches, rng)
                 current = trainer.get_params()
                 if not np.isfinite(loss) or not all(np.isfinite(p).all() for p in current):
+                    what = (
+                        f"the loss became {loss}"
+                        if not np.isfinite(loss)
+                        else "the weights became NaN or infinite"
+                    )
                     raise ValueError(
-                        f"Training diverged: the loss became {loss} at epoch "
+                        f"Training diverged: {what} at epoch "
                         f"{len(state['loss_curve_']) + 1}. Lower learning_rate_init or set "
                         "clipnorm / global_clipnorm. The estimator's weights were not changed."
                     )
@@ -403,6 +415,8 @@ class _BaseGRU(BaseEstimator):
         new = []
         for i, (old, w) in enumerate(zip(self._weights, weights)):
             w = np.asarray(w)
+            if w.dtype.kind not in "biuf":
+                raise TypeError(f"Weight {i} has dtype {w.dtype}; numeric values are required.")
             if w.shape != old.shape:
                 raise ValueError(
                     f"Weight {i} has shape {w.shape}, but the model expects {old.shape}."
@@ -781,7 +795,22 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         first_call = _check_partial_fit_first_call(self, classes)
         return self._fit(X, y, sample_weight, None, incremental=True, first_call=first_call)
 
-    def _fit(self, X, y, sample_weight, validation_data, incremental, first_call=False):
+    def _fit(self, *args, **kwargs):
+        """:meth:`_fit_unguarded`, restoring every attribute if it raises.
+
+        Validation resets ``classes_`` and ``n_features_in_`` before training;
+        without this a failed refit would leave them describing weights the
+        estimator does not have (and predict could read past the kernel).
+        """
+        saved = dict(self.__dict__)
+        try:
+            return self._fit_unguarded(*args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _fit_unguarded(self, X, y, sample_weight, validation_data, incremental, first_call=False):
         self._check_clipping()
         first_pass = not hasattr(self, "_weights") or (not self.warm_start and not incremental)
         if incremental:
@@ -815,8 +844,14 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
 
         val = None
         if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError(
+                    "validation_data must be a tuple (X_val, y_val), got "
+                    f"{type(validation_data).__name__}."
+                )
             X_val, y_val = validation_data
-            val = (self._validate_X(X_val, reset=False), np.asarray(y_val), None)
+            seqs_val = self._validate_X(X_val, reset=False)
+            val = (seqs_val, self._validate_y(y_val, seqs_val.n_samples), None)
         elif self.early_stopping and not incremental:
             idx = np.arange(seqs.n_samples)
             stratify = y

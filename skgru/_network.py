@@ -112,32 +112,44 @@ def fused_bias(bias):
 
 
 def head_proba(logits, out_activation):
-    """Class probabilities ``(B, K)`` from logits (``[1 - p, p]`` for logistic)."""
+    """Outputs from logits: class probabilities ``(B, K)`` (``[1 - p, p]`` for a
+    single logistic column; one probability per label for several logistic
+    columns, i.e. multilabel), or the values themselves for ``"identity"``."""
+    if out_activation == "identity":
+        return logits
     if out_activation == "logistic":
-        p = expit(logits[:, 0])
-        return np.column_stack([1.0 - p, p])
+        if logits.shape[1] == 1:
+            p = expit(logits[:, 0])
+            return np.column_stack([1.0 - p, p])
+        return expit(logits)
     return softmax(logits, axis=1)
 
 
 def head_loss_grad(logits, Y, w, out_activation):
-    """Weighted mean cross-entropy and its gradient with respect to the logits.
+    """Weighted mean loss and its gradient with respect to the logits.
 
-    ``Y`` is one-hot ``(B, K)`` for softmax or ``(B, 1)`` of 0/1 for the
-    logistic head; ``w (B,)`` are combined sample and class weights. Returns
-    ``(sum_i w_i CE_i / sum_i w_i, dlogits, sum_i w_i)`` (SPEC.md 1b).
+    ``Y`` is one-hot ``(B, K)`` for softmax, ``(B, K)`` of 0/1 for logistic
+    outputs (binary: ``K = 1``; multilabel: the binary cross-entropies of the
+    labels are summed, as MLPClassifier does) and real targets for
+    ``"identity"`` (half the mean squared error over outputs, MLPRegressor's
+    loss). ``w (B,)`` are combined sample and class weights. Returns ``(sum_i
+    w_i L_i / sum_i w_i, dlogits, sum_i w_i)`` (SPEC.md 1b).
     """
     logits64 = logits.astype(np.float64)
     w_sum = float(w.sum())
-    if out_activation == "logistic":
-        y = Y[:, 0]
-        z = logits64[:, 0]
-        ce = -(y * log_expit(z) + (1.0 - y) * log_expit(-z))
-        dlogits = ((expit(z) - y) * w / w_sum)[:, None]
+    if out_activation == "identity":
+        K = logits.shape[1]
+        diff = logits64 - Y
+        per_sample = 0.5 * (diff * diff).sum(axis=1) / K
+        dlogits = diff * (w / (w_sum * K))[:, None]
+    elif out_activation == "logistic":
+        per_sample = -(Y * log_expit(logits64) + (1.0 - Y) * log_expit(-logits64)).sum(axis=1)
+        dlogits = (expit(logits64) - Y) * (w / w_sum)[:, None]
     else:
         logp = log_softmax(logits64, axis=1)
-        ce = -(Y * logp).sum(axis=1)
+        per_sample = -(Y * logp).sum(axis=1)
         dlogits = (np.exp(logp) - Y) * (w / w_sum)[:, None]
-    loss = float((w * ce).sum() / w_sum)
+    loss = float((w * per_sample).sum() / w_sum)
     return loss, dlogits.astype(logits.dtype), w_sum
 
 

@@ -378,14 +378,6 @@ def test_class_weight_balanced_equals_balanced_sample_weight():
     _assert_weights_equal(d.get_weights(), e.get_weights())
 
 
-LR_BUG = (
-    "skgru bug: a warm-started fit restores the previous optimizer state including its "
-    "'learning_rate' (BaseOptimizer.set_state, skgru/_optimizers.py:174, called from "
-    "_fit_sequences, skgru/_classifier.py:268), so set_params(learning_rate_init=...) is "
-    "ignored by solver='sgd' and 'rmsprop' on warm start (Adam recomputes it each step)"
-)
-
-
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_divergence_raises_on_fresh_model():
     X, y = _data()
@@ -401,7 +393,7 @@ def test_divergence_raises_on_fresh_model():
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize(
     "solver",
-    ["adam", pytest.param("sgd", marks=pytest.mark.xfail(strict=True, reason=LR_BUG))],
+    ["adam", "sgd"],
 )
 def test_divergence_raises_and_keeps_previous_model(solver):
     X, y = _data()
@@ -423,8 +415,8 @@ def test_divergence_raises_and_keeps_previous_model(solver):
     "solver",
     [
         "adam",
-        pytest.param("sgd", marks=pytest.mark.xfail(strict=True, reason=LR_BUG)),
-        pytest.param("rmsprop", marks=pytest.mark.xfail(strict=True, reason=LR_BUG)),
+        "sgd",
+        "rmsprop",
     ],
 )
 def test_warm_start_uses_current_learning_rate(solver):
@@ -474,7 +466,7 @@ def test_keyboard_interrupt_mid_epoch_keeps_best_weights(monkeypatch):
 
 def test_constraint_applied_after_every_step_not_at_init(monkeypatch):
     X, y = _data()
-    # The same tiny rate before and after set_weights (see LR_BUG).
+    # The same tiny rate before and after set_weights.
     est = _est(
         solver="sgd",
         momentum=0.0,
