@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
     check_classification_targets,
+    type_of_target,
     unique_labels,
 )
 from sklearn.utils.validation import (
@@ -699,11 +700,20 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         self.sparse_embeddings = sparse_embeddings
         self.pooling = pooling
 
+    @property
+    def _multilabel(self):
+        return getattr(self, "_label_kind", "single") == "multilabel"
+
     def _out_activation(self):
-        return "logistic" if len(self.classes_) == 2 else "softmax"
+        if self._multilabel or len(self.classes_) == 2:
+            return "logistic"
+        return "softmax"
 
     def _encode_y(self, y):
-        """One-hot ``(n, K)`` targets, or ``(n, 1)`` 0/1 for two classes."""
+        """One-hot ``(n, K)`` targets, ``(n, 1)`` 0/1 for two classes, or the
+        indicator matrix itself for multilabel targets."""
+        if self._multilabel:
+            return np.asarray(y, dtype=np.dtype(self.dtype))
         codes = np.searchsorted(self.classes_, y)
         K = len(self.classes_)
         dtype = np.dtype(self.dtype)
@@ -719,6 +729,13 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
                 f"requires y to be passed, but the target y is None ({type(self).__name__})."
             )
         y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] > 1 and type_of_target(y) == "multilabel-indicator":
+            if len(y) != n_samples:
+                raise ValueError(
+                    f"Found input variables with inconsistent numbers of samples: "
+                    f"[{n_samples}, {len(y)}]"
+                )
+            return y.astype(np.int64)
         if y.ndim == 2 and y.shape[1] == 1:
             warnings.warn(
                 "A column-vector y was passed when a 1d array was expected. Please change "
@@ -743,6 +760,8 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
             sample_weight, seqs.values, dtype=np.float64, ensure_non_negative=True
         )
         if self.class_weight is not None:
+            if y.ndim == 2:
+                raise ValueError("class_weight is not supported for multilabel targets.")
             w = w * compute_sample_weight(self.class_weight, y)
         return w
 
@@ -754,8 +773,9 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         X : array-like of shape (n_samples, n_timesteps[, n_features]) or list
             Sequences: a 3-D array, a 2-D array of univariate sequences, or a
             list of 2-D arrays ``(T_i, n_features)`` of different lengths.
-        y : array-like of shape (n_samples,)
-            Class labels.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a 0/1 indicator matrix for multilabel targets
+            (logistic outputs, one per label, as ``MLPClassifier``).
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the samples' losses.
         validation_data : tuple (X_val, y_val), default=None
@@ -817,7 +837,23 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
             first_pass = first_call or not hasattr(self, "_weights")
         seqs = self._validate_X(X, reset=first_pass)
         y = self._validate_y(y, seqs.n_samples)
-        if incremental:
+        label_kind = "multilabel" if y.ndim == 2 else "single"
+        if first_pass:
+            self._label_kind = label_kind
+        elif label_kind != self._label_kind:
+            raise ValueError(
+                f"y is {label_kind} but the model was fitted on {self._label_kind} targets."
+            )
+        if self._multilabel:
+            labels = np.arange(y.shape[1])
+            if first_pass and not incremental:
+                self.classes_ = labels
+            elif not np.array_equal(labels, self.classes_):
+                raise ValueError(
+                    f"y has {y.shape[1]} labels, but the model was fitted with "
+                    f"{len(self.classes_)}."
+                )
+        elif incremental:
             unseen = np.setdiff1d(unique_labels(y), self.classes_)
             if len(unseen):
                 raise ValueError(
@@ -838,7 +874,8 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
                 f"contains only one class: {self.classes_[0]!r}"
             )
         self.out_activation_ = self._out_activation()
-        self.n_outputs_ = 1 if len(self.classes_) == 2 else len(self.classes_)
+        binary = len(self.classes_) == 2 and not self._multilabel
+        self.n_outputs_ = 1 if binary else len(self.classes_)
         w = self._weights_for(y, sample_weight, seqs)
         self._resolved_constraints()  # fail early on a bad constraint
 
@@ -854,7 +891,7 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
             val = (seqs_val, self._validate_y(y_val, seqs_val.n_samples), None)
         elif self.early_stopping and not incremental:
             idx = np.arange(seqs.n_samples)
-            stratify = y
+            stratify = None if self._multilabel else y
             rs = check_random_state(self.random_state)
             try:
                 train_idx, val_idx = train_test_split(
@@ -876,9 +913,12 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
 
     def _validation_score(self, weights, val):
         seqs, y_val, w_val = val
-        proba = head_proba(self._logits(seqs, weights), self.out_activation_)
-        pred = self.classes_[np.argmax(proba, axis=1)]
+        pred = self._labels_from_proba(
+            head_proba(self._logits(seqs, weights), self.out_activation_)
+        )
         correct = (pred == y_val).astype(np.float64)
+        if correct.ndim == 2:  # multilabel: subset accuracy, as sklearn's score
+            correct = correct.min(axis=1)
         if w_val is None:
             return float(correct.mean())
         return float(np.average(correct, weights=w_val)) if w_val.sum() > 0 else 0.0
@@ -917,6 +957,8 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         """
         seqs = self._check_X_predict(X)
         logits = self._logits(seqs).astype(np.float64)
+        if self._multilabel:
+            return log_expit(logits)
         if self.out_activation_ == "logistic":
             z = logits[:, 0]
             return np.column_stack([log_expit(-z), log_expit(z)])
@@ -934,5 +976,14 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         -------
         y : ndarray of shape (n_samples,)
         """
-        proba = self.predict_proba(X)
+        return self._labels_from_proba(self.predict_proba(X))
+
+    def _labels_from_proba(self, proba):
+        if self._multilabel:
+            return (proba > 0.5).astype(np.int64)
         return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
