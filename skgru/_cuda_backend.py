@@ -18,6 +18,7 @@ pickles hold host arrays only.
 import numpy as np
 from numba import cuda
 
+from ._backend import TrainConfig
 from ._constraints import _EPSILON, MaxNorm, MinMaxNorm, NonNeg, UnitNorm, apply_constraint
 from ._kernels import _cuda
 from ._network import L2_PENALISED, draw_regularisers, fused_bias
@@ -26,22 +27,17 @@ from ._sequences import time_major_batch
 
 __all__ = ["CUDABackend", "CUDATrainer"]
 
-# TrainConfig fields whose non-default values the device path does not run
-# yet (features added to the CPU trainer later); checked by name so that this
-# module keeps working when the fields do not exist.
-_UNSUPPORTED = {
-    "pooling": ("last",),
-    "embedding": (False,),
-}
+_HEAD_MODES = {"softmax": 0, "logistic": 1, "identity": 2}
+_POOL_MODES = {"last": 0, "mean": 1, "max": 2}
 
 
 def _check_config(config):
-    for name, allowed in _UNSUPPORTED.items():
-        value = getattr(config, name, allowed[0])
-        if value not in allowed:
-            raise ValueError(
-                f"{name}={value!r} is not supported with device='cuda' yet; use device='cpu'."
-            )
+    out = getattr(config, "out_activation", "softmax")
+    if out not in _HEAD_MODES:
+        raise ValueError(f"out_activation={out!r} is not supported with device='cuda'.")
+    pooling = getattr(config, "pooling", "last")
+    if pooling not in _POOL_MODES:
+        raise ValueError(f"pooling={pooling!r} is not supported with device='cuda'.")
 
 
 def _optimizer_slots(optimizer):
@@ -79,7 +75,7 @@ def _constraint_plan(constraint, shape):
 class _Workspace:
     """Per-batch device buffers for up to ``T`` steps and ``B`` sequences."""
 
-    def __init__(self, dtype, T, B, F, U, K, colsum_size):
+    def __init__(self, dtype, T, B, F, U, K, colsum_size, pooled, embedding):
         def z(n, dt=dtype):
             return cuda.device_array(max(int(n), 1), dtype=dt)
 
@@ -99,23 +95,49 @@ class _Workspace:
         self.RT = z(3 * U * U)
         self.partial = z(colsum_size)
         self.zeros = cuda.to_device(np.zeros(max(B * U, 1), dtype=dtype))
+        if pooled:
+            self.pooled = z(B * U)
+            self.dpooled = z(B * U)
+            self.arg = z(B * U, np.int32)
+            self.count = z(B)
+            self.dH_seq = z(T * B * U)
+        if embedding:
+            self.dX = z(T * B * F)
+            self.grows = z(T * B * F)
 
 
 class CUDATrainer:
-    """Training on the GPU; same interface as :class:`skgru._backend.CPUTrainer`."""
+    """Training on the GPU; same interface as :class:`skgru._backend.CPUTrainer`.
+
+    With ``config.embedding`` the first parameter is the embedding matrix: it
+    lives in its own device array (its gradient is the rows of the batch's
+    unique ids, updated lazily with Adam as on the CPU); the GRU and head
+    parameters share the flat buffers.
+    """
 
     def __init__(self, params, optimizer, config, seqs, Y, w):
         _check_config(config)
         self.config = config
         self.optimizer = optimizer
         self.slots = _optimizer_slots(optimizer)
-        self.dtype = np.dtype(params[0].dtype)
+        self.embedding = bool(getattr(config, "embedding", False))
+        self.pool_mode = _POOL_MODES[getattr(config, "pooling", "last")]
+        self.head_mode = _HEAD_MODES[config.out_activation]
+        self.sparse = (
+            self.embedding
+            and getattr(config, "sparse_embeddings", True)
+            and hasattr(optimizer, "update_rows")
+        )
+        self.dtype = np.dtype(params[-1].dtype)
         self.ks = _cuda.kernels(self.dtype)
-        self.shapes = [tuple(p.shape) for p in params]
-        self.sizes = [int(p.size) for p in params]
-        self.F = params[0].shape[0]
-        self.U = params[1].shape[0]
-        self.K = params[3].shape[1]
+        first = 1 if self.embedding else 0
+        self.first = first
+        gru = list(params[first:])
+        self.shapes = [tuple(p.shape) for p in gru]
+        self.sizes = [int(p.size) for p in gru]
+        self.F = gru[0].shape[0]
+        self.U = gru[1].shape[0]
+        self.K = gru[3].shape[1]
         U = self.U
         # Flat layout; the bias always gets a (2, 3U) region (row 1 stays zero
         # for the (3U,) bias of reset_after=False, so the kernels see one form).
@@ -125,14 +147,15 @@ class CUDATrainer:
             o += 6 * U if i == 2 else n
         self.offsets = offsets
         self.total = o
-        self.d_params = cuda.to_device(self._pack(params))
+        self.d_params = cuda.to_device(self._pack(gru))
         self.d_grads = cuda.to_device(np.zeros(self.total, dtype=self.dtype))
-        self.p_views = [self._view(self.d_params, i) for i in range(len(params))]
-        self.g_views = [self._view(self.d_grads, i) for i in range(len(params))]
+        self.p_views = [self._view(self.d_params, i) for i in range(len(gru))]
+        self.g_views = [self._view(self.d_grads, i) for i in range(len(gru))]
         self.b2 = self.d_params[offsets[2] : offsets[2] + 6 * U].reshape(2, 3 * U)
         self.db2 = self.d_grads[offsets[2] : offsets[2] + 6 * U].reshape(2, 3 * U)
         self.d_slots = {
-            name: cuda.to_device(self._pack(getattr(optimizer, name))) for name in self.slots
+            name: cuda.to_device(self._pack(getattr(optimizer, name)[first:]))
+            for name in self.slots
         }
         self.d_starts = cuda.to_device(np.array(offsets, dtype=np.int64))
         self.d_lengths = cuda.to_device(np.array(self.sizes, dtype=np.int64))
@@ -140,22 +163,44 @@ class CUDATrainer:
         self.d_l2_lengths = cuda.to_device(
             np.array([self.sizes[i] for i in L2_PENALISED], np.int64)
         )
-        self.d_norms = cuda.device_array(len(params), dtype=np.float64)
+        # Norms in the CPU's parameter order: [embedding rows,] W, R, bias, Wd, bd.
+        self.d_all_norms = cuda.to_device(np.zeros(first + len(gru), dtype=np.float64))
+        self.d_norms = self.d_all_norms[first:]
         self.d_pnorms = cuda.to_device(np.zeros(len(L2_PENALISED), dtype=np.float64))
         self.acc = cuda.to_device(np.zeros(1, dtype=np.float64))
+        constraints = list(config.constraints) + [None] * len(params)
+        self.constraints = constraints[first : first + len(gru)]
         self.plans = [
             None if c is None else _constraint_plan(c, self.shapes[i])
-            for i, c in enumerate(list(config.constraints) + [None] * len(params))
-        ][: len(params)]
+            for i, c in enumerate(self.constraints)
+        ]
         # The data, once.
         self.T = seqs.values.shape[1]
         self.mask_host = seqs.mask
-        self.d_values = cuda.to_device(np.ascontiguousarray(seqs.values, dtype=self.dtype))
         self.d_vmask = cuda.to_device(np.ascontiguousarray(seqs.mask, dtype=np.uint8))
-        self.d_Y = cuda.to_device(np.ascontiguousarray(Y, dtype=self.dtype))
+        self.d_Y = cuda.to_device(np.ascontiguousarray(Y, dtype=np.float64))
         self.w_host = np.asarray(w, dtype=np.float64)
         self.d_w = cuda.to_device(self.w_host)
+        if self.embedding:
+            E = params[0]
+            self.E_shape = tuple(E.shape)
+            self.ids_host = seqs.values
+            self.d_values = cuda.to_device(np.ascontiguousarray(seqs.values, dtype=np.int64))
+            self.d_E = cuda.to_device(np.ascontiguousarray(E, dtype=self.dtype))
+            self.d_E_slots = {
+                name: cuda.to_device(np.ascontiguousarray(getattr(optimizer, name)[0]))
+                for name in self.slots
+            }
+            self.E_constraint = constraints[0]
+            self.E_plan = (
+                None if constraints[0] is None else _constraint_plan(constraints[0], self.E_shape)
+            )
+            self.d_dense_E = None if self.sparse else cuda.device_array(E.size, self.dtype)
+            self.d_zero = cuda.to_device(np.zeros(1, dtype=np.int64))
+        else:
+            self.d_values = cuda.to_device(np.ascontiguousarray(seqs.values, dtype=self.dtype))
         self.ws = None
+        self._rows = None
 
     # -- layout ----------------------------------------------------------------
 
@@ -187,20 +232,30 @@ class CUDATrainer:
                 self.ks.colsum_workspace_size(N, 3 * self.U),
                 self.ks.colsum_workspace_size(B, self.K),
             )
-            self.ws = _Workspace(self.dtype, self.T, B, self.F, self.U, self.K, colsum)
+            self.ws = _Workspace(
+                self.dtype, self.T, B, self.F, self.U, self.K, colsum,
+                self.pool_mode != 0, self.embedding,
+            )  # fmt: skip
         return self.ws
 
     # -- the trainer interface -----------------------------------------------------
 
     def get_params(self):
-        return self._unpack(self.d_params.copy_to_host())
+        out = self._unpack(self.d_params.copy_to_host())
+        if self.embedding:
+            out.insert(0, self.d_E.copy_to_host())
+        return out
 
     def set_params(self, params):
-        self.d_params.copy_to_device(self._pack(params))
+        if self.embedding:
+            self.d_E.copy_to_device(np.ascontiguousarray(params[0], dtype=self.dtype))
+        self.d_params.copy_to_device(self._pack(params[self.first :]))
 
     def get_optimizer_state(self):
         for name in self.slots:
             host = self._unpack(self.d_slots[name].copy_to_host())
+            if self.embedding:
+                host.insert(0, self.d_E_slots[name].copy_to_host())
             for dst, src in zip(getattr(self.optimizer, name), host):
                 dst[...] = src
         return self.optimizer.get_state()
@@ -208,7 +263,10 @@ class CUDATrainer:
     def set_optimizer_state(self, state):
         self.optimizer.set_state(state)
         for name in self.slots:
-            self.d_slots[name].copy_to_device(self._pack(getattr(self.optimizer, name)))
+            arrays = getattr(self.optimizer, name)
+            self.d_slots[name].copy_to_device(self._pack(arrays[self.first :]))
+            if self.embedding:
+                self.d_E_slots[name].copy_to_device(np.ascontiguousarray(arrays[0]))
 
     def run_epoch(self, batches, rng):
         self.acc.copy_to_device(np.zeros(1, dtype=np.float64))
@@ -227,17 +285,20 @@ class CUDATrainer:
     # -- one step ------------------------------------------------------------------
 
     def forward_backward(self, idx, rng):
-        """Gradients of batch ``idx`` into ``d_grads``; the loss goes to ``acc``.
+        """Gradients of batch ``idx`` into ``d_grads`` (and the embedding rows).
 
-        Returns ``w_sum``, the batch's total sample weight.
+        The loss goes to ``acc``; returns ``w_sum``, the batch's total sample
+        weight.
         """
         cfg = self.config
         ks = self.ks
         F, U, K = self.F, self.U, self.K
         idx = np.asarray(idx, dtype=np.int64)
         B = idx.shape[0]
-        valid_any = self.mask_host[idx].any(axis=0)
-        Tb = int(np.flatnonzero(valid_any)[-1]) + 1 if valid_any.any() else 1
+        # The steps of the batch, as skgru._sequences.time_major_batch.
+        valid_any = np.flatnonzero(self.mask_host[idx].any(axis=0))
+        t0, t1 = (int(valid_any[0]), int(valid_any[-1]) + 1) if len(valid_any) else (0, 1)
+        Tb = t1 - t0
         noise, input_mask, rmask = draw_regularisers(
             rng,
             B,
@@ -270,42 +331,42 @@ class CUDATrainer:
         d_noise = cuda.to_device(noise) if noise is not None else ks._dummy3()
         d_imask = cuda.to_device(input_mask) if input_mask is not None else ks._dummy2()
         d_rmask = cuda.to_device(rmask) if rmask is not None else None
-        ks.gather_batch(
-            self.d_values,
-            self.d_vmask,
-            d_idx,
-            d_noise,
-            d_imask,
-            noise is not None,
-            input_mask is not None,
-            X,
-            M,
-        )
+        gather_args = (d_noise, d_imask, noise is not None, input_mask is not None, X, M)
+        if self.embedding:
+            ks.gather_tokens(self.d_values, self.d_vmask, d_idx, t0, self.d_E, *gather_args)
+        else:
+            ks.gather_batch(self.d_values, self.d_vmask, d_idx, t0, *gather_args)
         H[0].copy_to_device(ws.zeros[: B * U].reshape(B, U))
         ks.gru_forward(X, M, W, R, self.b2, None, d_rmask, cfg.reset_after, H, S, A)
 
-        # Head: logits, loss, and the gradients of the dense layer.
-        h_last = ws.H[Tb * B * U : (Tb + 1) * B * U].reshape(B, U)
-        ks.gemm(h_last, Wd, logits)
+        # Pooling and the head: logits, loss, and the gradients of the dense layer.
+        if self.pool_mode == 0:
+            pooled = ws.H[Tb * B * U : (Tb + 1) * B * U].reshape(B, U)
+        else:
+            pooled = ws.pooled[: B * U].reshape(B, U)
+            arg = ws.arg[: B * U].reshape(B, U)
+            count = ws.count[:B]
+            ks.pool_forward(H, M, self.pool_mode, pooled, arg, count)
+        ks.gemm(pooled, Wd, logits)
         w_sum = float(self.w_host[idx].sum())
         ks.head_loss(
-            logits,
-            bd,
-            self.d_Y,
-            self.d_w,
-            d_idx,
-            w_sum,
-            cfg.out_activation == "logistic",
-            dlogits,
-            row_loss,
+            logits, bd, self.d_Y, self.d_w, d_idx, w_sum, self.head_mode, dlogits, row_loss
         )
-        ks.gemm(h_last, dlogits, gWd, ta=True)
+        ks.gemm(pooled, dlogits, gWd, ta=True)
         ks.column_sums(dlogits, gbd, ws.partial)
-        ks.gemm(dlogits, Wd, G, tb=True)
+        if self.pool_mode == 0:
+            ks.gemm(dlogits, Wd, G, tb=True)
+            dH_seq = None
+        else:
+            dpooled = ws.dpooled[: B * U].reshape(B, U)
+            ks.gemm(dlogits, Wd, dpooled, tb=True)
+            dH_seq = ws.dH_seq[: N * U].reshape(Tb, B, U)
+            ks.pool_backward(dpooled, M, self.pool_mode, arg, count, dH_seq)
+            G.copy_to_device(ws.zeros[: B * U].reshape(B, U))
 
         # Back through time, then the weight gradients as products over all rows.
         ks.transpose(R, RT)
-        ks.gru_backward_steps(M, RT, d_rmask, cfg.reset_after, H, S, None, G, dA, dM)
+        ks.gru_backward_steps(M, RT, d_rmask, cfg.reset_after, H, S, dH_seq, G, dA, dM)
         dA2 = dA.reshape(N, 3 * U)
         dM2 = dM.reshape(N, 3 * U)
         ks.gemm(X.reshape(N, F), dA2, gW, ta=True)
@@ -337,21 +398,80 @@ class CUDATrainer:
                     cfg.alpha / w_sum,
                 )
         ks.accumulate_loss(row_loss, w_sum, cfg.alpha, self.d_pnorms, self.acc)
+
+        if self.embedding:
+            self._embedding_rows(ws, dA2, W, idx, t0, t1, input_mask, d_imask, N, Tb, B)
         return w_sum
+
+    def _embedding_rows(self, ws, dA2, W, idx, t0, t1, input_mask, d_imask, N, Tb, B):
+        """Gradient rows of the batch's unique ids, summed in ``np.add.at`` order."""
+        ks = self.ks
+        F = self.F
+        dX = ws.dX[: N * F].reshape(N, F)
+        ks.gemm(dA2, W, dX, tb=True)
+        if input_mask is not None:
+            dX3 = dX.reshape(Tb, B, F)
+            ks.apply_rmask(dX3, d_imask, dX3)
+        valid = self.mask_host[idx, t0:t1].T.astype(bool)
+        ids = self.ids_host[idx, t0:t1].T[valid]
+        positions = np.flatnonzero(valid.ravel())
+        rows, inverse = np.unique(ids, return_inverse=True)
+        inverse = inverse.ravel()
+        order = np.argsort(inverse, kind="stable")
+        seg = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(inverse, minlength=len(rows)), out=seg[1:])
+        n_rows = len(rows)
+        grows = ws.grows[: max(n_rows, 1) * F].reshape(max(n_rows, 1), F)
+        if n_rows:
+            ks.rows_sum(dX, cuda.to_device(positions[order]), cuda.to_device(seg), grows)
+        self._rows = (n_rows, cuda.to_device(rows.astype(np.int64)) if n_rows else None, grows)
+
+    def _row_segment(self):
+        n_rows, d_rows, grows = self._rows
+        flat = grows.reshape(grows.size)
+        length = cuda.to_device(np.array([n_rows * self.F], dtype=np.int64))
+        return n_rows, d_rows, grows, flat, length
 
     def clip(self):
         cfg = self.config
         ks = self.ks
+        if self.embedding:
+            n_rows, _, _, flat, length = self._row_segment()
         if cfg.clipnorm is not None:
             ks.sumsq_segments(self.d_grads, self.d_starts, self.d_lengths, self.d_norms)
             ks.clip_by_norm(self.d_grads, self.d_starts, self.d_lengths, self.d_norms, cfg.clipnorm)
+            if self.embedding:
+                e_norm = self.d_all_norms[0:1]
+                ks.sumsq_segments(flat, self.d_zero, length, e_norm)
+                ks.clip_by_norm(flat, self.d_zero, length, e_norm, cfg.clipnorm)
         elif cfg.clipvalue is not None:
             ks.clip_value(self.d_grads, cfg.clipvalue)
+            if self.embedding and n_rows:
+                ks.clip_value(flat, cfg.clipvalue)
         elif cfg.global_clipnorm is not None:
             ks.sumsq_segments(self.d_grads, self.d_starts, self.d_lengths, self.d_norms)
+            if self.embedding:
+                ks.sumsq_segments(flat, self.d_zero, length, self.d_all_norms[0:1])
+                ks.clip_global(flat, self.d_zero, length, self.d_all_norms, cfg.global_clipnorm)
             ks.clip_global(
-                self.d_grads, self.d_starts, self.d_lengths, self.d_norms, cfg.global_clipnorm
+                self.d_grads, self.d_starts, self.d_lengths, self.d_all_norms, cfg.global_clipnorm
             )
+
+    def _apply(self, p, g, slots):
+        opt = self.optimizer
+        ks = self.ks
+        if isinstance(opt, AdamOptimizer):
+            ks.adam(
+                p, g, slots["ms"], slots["vs"], opt.beta_1, opt.beta_2, opt.learning_rate,
+                opt.epsilon,
+            )  # fmt: skip
+        elif isinstance(opt, SGDOptimizer):
+            ks.sgd(p, g, slots["velocities"], opt.momentum, opt.learning_rate, opt.nesterov)
+        else:
+            ks.rmsprop(
+                p, g, slots["velocities"], slots.get("momentums"), opt.rho, opt.learning_rate,
+                opt.epsilon, opt.momentum,
+            )  # fmt: skip
 
     def update(self):
         """One optimizer step over the flat buffers (the host object keeps ``t``, ``lr``)."""
@@ -359,48 +479,47 @@ class CUDATrainer:
         ks = self.ks
         opt.t += 1
         opt._begin_step()
-        p, g = self.d_params, self.d_grads
-        if isinstance(opt, AdamOptimizer):
-            ks.adam(
-                p,
-                g,
-                self.d_slots["ms"],
-                self.d_slots["vs"],
-                opt.beta_1,
-                opt.beta_2,
-                opt.learning_rate,
-                opt.epsilon,
-            )
-        elif isinstance(opt, SGDOptimizer):
-            ks.sgd(p, g, self.d_slots["velocities"], opt.momentum, opt.learning_rate, opt.nesterov)
+        self._apply(self.d_params, self.d_grads, self.d_slots)
+        if not self.embedding:
+            return
+        n_rows, d_rows, grows, _, _ = self._row_segment()
+        if self.sparse:
+            if n_rows:
+                ks.adam_rows(
+                    self.d_E, grows[:n_rows], d_rows, self.d_E_slots["ms"], self.d_E_slots["vs"],
+                    opt.beta_1, opt.beta_2, opt.learning_rate, opt.epsilon,
+                )  # fmt: skip
+            return
+        dense = self.d_dense_E
+        ks.fill(dense, 0)
+        if n_rows:
+            ks.scatter_rows(grows[:n_rows], d_rows, dense.reshape(self.E_shape))
+        size = int(np.prod(self.E_shape))
+        slots = {k: v.reshape(size) for k, v in self.d_E_slots.items()}
+        self._apply(self.d_E.reshape(size), dense, slots)
+
+    def _constrain_one(self, plan, constraint, view, flat):
+        ks = self.ks
+        if plan[0] == "nonneg":
+            ks.nonneg(flat)
+        elif plan[0] == "norm":
+            _, by_row, code, lo, hi, rate = plan
+            w2 = view if view.ndim == 2 else view.reshape(view.shape[0], 1)
+            ks.constrain_norm(w2, by_row, code, lo, hi, rate, _EPSILON)
         else:
-            ks.rmsprop(
-                p,
-                g,
-                self.d_slots["velocities"],
-                self.d_slots.get("momentums"),
-                opt.rho,
-                opt.learning_rate,
-                opt.epsilon,
-                opt.momentum,
-            )
+            host = view.copy_to_host()
+            apply_constraint(constraint, host)
+            view.copy_to_device(np.ascontiguousarray(host))
 
     def constrain(self):
-        ks = self.ks
+        if self.embedding and self.E_plan is not None:
+            size = int(np.prod(self.E_shape))
+            self._constrain_one(self.E_plan, self.E_constraint, self.d_E, self.d_E.reshape(size))
         for i, plan in enumerate(self.plans):
-            if plan is None:
-                continue
-            view = self.p_views[i]
-            if plan[0] == "nonneg":
-                ks.nonneg(self._flat_view(self.d_params, i))
-            elif plan[0] == "norm":
-                _, by_row, code, lo, hi, rate = plan
-                w2 = view if view.ndim == 2 else view.reshape(view.shape[0], 1)
-                ks.constrain_norm(w2, by_row, code, lo, hi, rate, _EPSILON)
-            else:
-                host = view.copy_to_host()
-                apply_constraint(self.config.constraints[i], host)
-                view.copy_to_device(np.ascontiguousarray(host))
+            if plan is not None:
+                self._constrain_one(
+                    plan, self.constraints[i], self.p_views[i], self._flat_view(self.d_params, i)
+                )
 
     def step(self, idx, rng):
         """One optimizer step on batch ``idx``; returns the batch's sample weight."""
@@ -419,40 +538,21 @@ class CUDABackend:
     def make_trainer(self, params, optimizer, config, seqs, Y, w):
         return CUDATrainer(params, optimizer, config, seqs, Y, w)
 
-    def final_states(self, params, seqs, reset_after, batch_size=1024):
-        """Final GRU states ``(N, U)``; each row independent of the batch it is in."""
-        W, R, bias = params[0], params[1], params[2]
-        dtype = np.dtype(W.dtype)
-        ks = _cuda.kernels(dtype)
-        U = R.shape[0]
-        d_W = cuda.to_device(np.ascontiguousarray(W))
-        d_R = cuda.to_device(np.ascontiguousarray(R))
-        d_b2 = cuda.to_device(np.ascontiguousarray(fused_bias(bias), dtype=dtype))
-        out = np.empty((seqs.n_samples, U), dtype=dtype)
-        for start in range(0, seqs.n_samples, batch_size):
-            idx = np.arange(start, min(start + batch_size, seqs.n_samples))
-            X, mask = time_major_batch(seqs, idx)
-            T, B, _ = X.shape
-            d_H = cuda.device_array((T + 1, B, U), dtype=dtype)
-            d_A = cuda.device_array((T, B, 3 * U), dtype=dtype)
-            ks.gru_forward(
-                cuda.to_device(X),
-                cuda.to_device(mask),
-                d_W,
-                d_R,
-                d_b2,
-                cuda.to_device(np.zeros((B, U), dtype=dtype)),
-                None,
-                reset_after,
-                d_H,
-                None,
-                d_A,
-            )
-            out[idx] = d_H[T].copy_to_host()
-        return out
+    def pooled_states(self, params, seqs, config, batch_size=1024):
+        """Pooled GRU states ``(N, U)``; each row independent of the batch it is in."""
+        return self._infer(params, seqs, config, batch_size, head=False)
 
-    def predict_logits(self, params, seqs, reset_after, batch_size=1024):
-        W, R, bias, Wd, bd = params
+    def predict_logits(self, params, seqs, config, batch_size=1024):
+        return self._infer(params, seqs, config, batch_size, head=True)
+
+    def _infer(self, params, seqs, config, batch_size, head):
+        if isinstance(config, bool):  # the older signature passed reset_after
+            config = TrainConfig(reset_after=config)
+        _check_config(config)
+        embedding = bool(getattr(config, "embedding", False))
+        pool_mode = _POOL_MODES[getattr(config, "pooling", "last")]
+        E = params[0] if embedding else None
+        W, R, bias, Wd, bd = params[1:] if embedding else params
         dtype = np.dtype(W.dtype)
         ks = _cuda.kernels(dtype)
         U = R.shape[0]
@@ -462,28 +562,33 @@ class CUDABackend:
         d_b2 = cuda.to_device(np.ascontiguousarray(fused_bias(bias), dtype=dtype))
         d_Wd = cuda.to_device(np.ascontiguousarray(Wd))
         d_bd = cuda.to_device(np.ascontiguousarray(bd))
-        out = np.empty((seqs.n_samples, K), dtype=dtype)
+        out = np.empty((seqs.n_samples, K if head else U), dtype=dtype)
         for start in range(0, seqs.n_samples, batch_size):
             idx = np.arange(start, min(start + batch_size, seqs.n_samples))
-            X, mask = time_major_batch(seqs, idx)
+            Xv, mask = time_major_batch(seqs, idx)
+            X = np.ascontiguousarray(E[Xv] if embedding else Xv, dtype=dtype)
             T, B, _ = X.shape
+            d_mask = cuda.to_device(mask)
             d_H = cuda.device_array((T + 1, B, U), dtype=dtype)
             d_A = cuda.device_array((T, B, 3 * U), dtype=dtype)
             ks.gru_forward(
-                cuda.to_device(X),
-                cuda.to_device(mask),
-                d_W,
-                d_R,
-                d_b2,
-                cuda.to_device(np.zeros((B, U), dtype=dtype)),
-                None,
-                reset_after,
-                d_H,
-                None,
-                d_A,
-            )
+                cuda.to_device(X), d_mask, d_W, d_R, d_b2,
+                cuda.to_device(np.zeros((B, U), dtype=dtype)), None, config.reset_after,
+                d_H, None, d_A,
+            )  # fmt: skip
+            if pool_mode == 0:
+                pooled = d_H[T]
+            else:
+                pooled = cuda.device_array((B, U), dtype=dtype)
+                ks.pool_forward(
+                    d_H, d_mask, pool_mode, pooled, cuda.device_array((B, U), np.int32),
+                    cuda.device_array(B, dtype),
+                )  # fmt: skip
+            if not head:
+                out[idx] = pooled.copy_to_host()
+                continue
             d_logits = cuda.device_array((B, K), dtype=dtype)
-            ks.gemm(d_H[T], d_Wd, d_logits)
+            ks.gemm(pooled, d_Wd, d_logits)
             ks.add_row_vector(d_logits, d_bd)
             out[idx] = d_logits.copy_to_host()
         return out

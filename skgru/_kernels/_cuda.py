@@ -106,8 +106,8 @@ def _build(dtype, tile, reduce_threads):
     # -- data movement ---------------------------------------------------------
 
     @cuda.jit
-    def gather_batch(values, vmask, idx, noise, imask, use_noise, use_imask, X, M):
-        """``X[t, b] = (values[idx[b], t] + noise[t, b]) * imask[b]``; ``M[t, b]``."""
+    def gather_batch(values, vmask, idx, t0, noise, imask, use_noise, use_imask, X, M):
+        """``X[t, b] = (values[idx[b], t0 + t] + noise[t, b]) * imask[b]``; ``M[t, b]``."""
         T, B, F = X.shape
         n_all = T * B * F
         start = cuda.grid(1)
@@ -118,14 +118,148 @@ def _build(dtype, tile, reduce_threads):
             b = rem // F
             f = rem - b * F
             s = idx[b]
-            x = values[s, t, f]
+            x = values[s, t0 + t, f]
             if use_noise:
                 x = x + noise[t, b, f]
             if use_imask:
                 x = x * imask[b, f]
             X[t, b, f] = x
             if f == 0:
-                M[t, b] = vmask[s, t]
+                M[t, b] = vmask[s, t0 + t]
+
+    @cuda.jit
+    def gather_tokens(ids, vmask, idx, t0, E, noise, imask, use_noise, use_imask, X, M):
+        """Embedding lookup: ``X[t, b] = (E[ids[idx[b], t0 + t]] + noise) * imask``."""
+        T, B, F = X.shape
+        n_all = T * B * F
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, n_all, stride):
+            t = i // (B * F)
+            rem = i - t * (B * F)
+            b = rem // F
+            f = rem - b * F
+            s = idx[b]
+            x = E[ids[s, t0 + t], f]
+            if use_noise:
+                x = x + noise[t, b, f]
+            if use_imask:
+                x = x * imask[b, f]
+            X[t, b, f] = x
+            if f == 0:
+                M[t, b] = vmask[s, t0 + t]
+
+    @cuda.jit
+    def rows_sum(dX2, pos, seg, out):
+        """``out[r] = sum of dX2[pos[k]]`` for ``k`` in ``seg[r]:seg[r + 1]``, in order.
+
+        The embedding gradient of the batch's unique ids (``np.add.at`` order).
+        """
+        D = out.shape[1]
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, out.shape[0] * D, stride):
+            r = i // D
+            d = i - r * D
+            acc = cast(0)
+            for k in range(seg[r], seg[r + 1]):
+                acc += dX2[pos[k], d]
+            out[r, d] = acc
+
+    @cuda.jit
+    def scatter_rows(src, rows, dense):
+        """``dense[rows[r]] = src[r]`` (``dense`` zeroed before)."""
+        D = src.shape[1]
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, src.shape[0] * D, stride):
+            r = i // D
+            d = i - r * D
+            dense[rows[r], d] = src[r, d]
+
+    @cuda.jit
+    def fill(x, value):
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, x.shape[0], stride):
+            x[i] = value
+
+    @cuda.jit
+    def adam_rows(p, g, rows, m, v, b1, c1, b2, c2, neg_lr, eps):
+        """Lazy Adam on the rows ``rows`` of ``p`` (``g`` holds those rows' gradients)."""
+        D = g.shape[1]
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, g.shape[0] * D, stride):
+            r = i // D
+            d = i - r * D
+            row = rows[r]
+            gi = g[r, d]
+            mi = m[row, d] * b1
+            mi = mi + c1 * gi
+            vi = v[row, d] * b2
+            vi = vi + c2 * (gi * gi)
+            m[row, d] = mi
+            v[row, d] = vi
+            p[row, d] = p[row, d] + (neg_lr * mi) / (math.sqrt(vi) + eps)
+
+    @cuda.jit
+    def pool_forward(H, mask, mode, pooled, arg, count):
+        """Mean (``mode`` 1) or max (2) of ``H[1:]`` over the valid steps; zeros if none.
+
+        ``arg[b, j]`` is the first step holding the max; ``count[b]`` the
+        number of valid steps (at least 1), as :func:`skgru._network.pool_states`.
+        """
+        T = mask.shape[0]
+        B, U = pooled.shape
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, B * U, stride):
+            b = i // U
+            j = i - b * U
+            n = 0
+            if mode == 1:
+                acc = cast(0)
+                for t in range(T):
+                    if mask[t, b] != 0:
+                        acc += H[t + 1, b, j]
+                        n += 1
+                c = cast(max(n, 1))
+                pooled[b, j] = acc / c
+                if j == 0:
+                    count[b] = c
+            else:
+                best = cast(0)
+                at = 0
+                for t in range(T):
+                    if mask[t, b] != 0:
+                        v = H[t + 1, b, j]
+                        if n == 0 or v > best:
+                            best = v
+                            at = t
+                        n += 1
+                pooled[b, j] = best if n > 0 else cast(0)
+                arg[b, j] = at if n > 0 else -1
+
+    @cuda.jit
+    def pool_backward(dpooled, mask, mode, arg, count, dH_seq):
+        """Gradient on every state from the gradient on the pooled state."""
+        T = mask.shape[0]
+        B, U = dpooled.shape
+        zero = cast(0)
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, B * U, stride):
+            b = i // U
+            j = i - b * U
+            if mode == 1:
+                d = dpooled[b, j] / count[b]
+                for t in range(T):
+                    dH_seq[t, b, j] = d if mask[t, b] != 0 else zero
+            else:
+                at = arg[b, j]
+                for t in range(T):
+                    dH_seq[t, b, j] = dpooled[b, j] if t == at else zero
 
     @cuda.jit
     def transpose(A, AT):
@@ -533,11 +667,13 @@ def _build(dtype, tile, reduce_threads):
     # -- the head --------------------------------------------------------------
 
     @cuda.jit
-    def head_loss(logits, bd, Y, w, idx, w_sum, logistic, dlogits, row_loss):
-        """Weighted cross-entropy per row and ``dlogits`` (float64 inside).
+    def head_loss(logits, bd, Y, w, idx, w_sum, mode, dlogits, row_loss):
+        """Weighted loss per row and ``dlogits`` (float64 inside).
 
-        ``row_loss[b] = w_b * CE_b``; ``dlogits[b] = w_b (P - Y) / sum(w)``,
-        as :func:`skgru._network.head_loss_grad`.
+        ``mode`` 0: softmax cross-entropy; 1: logistic (binary cross-entropy
+        summed over the columns); 2: identity (half the mean squared error).
+        ``row_loss[b] = w_b * L_b``; ``dlogits`` as
+        :func:`skgru._network.head_loss_grad`.
         """
         b = cuda.grid(1)
         B = logits.shape[0]
@@ -546,20 +682,28 @@ def _build(dtype, tile, reduce_threads):
             return
         s = idx[b]
         wb = w[s]
-        if logistic:
-            z = f64(logits[b, 0] + bd[0])
-            y = f64(Y[s, 0])
-            if z < 0:
-                log_p = z - math.log1p(math.exp(z))
-            else:
-                log_p = -math.log1p(math.exp(-z))
-            if -z < 0:
-                log_q = -z - math.log1p(math.exp(-z))
-            else:
-                log_q = -math.log1p(math.exp(z))
-            ce = -(y * log_p + (1.0 - y) * log_q)
-            p = 1.0 / (1.0 + math.exp(-z))
-            dlogits[b, 0] = cast((p - y) * wb / w_sum)
+        loss = 0.0
+        if mode == 2:
+            scale = wb / (w_sum * K)
+            for k in range(K):
+                diff = f64(logits[b, k] + bd[k]) - f64(Y[s, k])
+                loss += diff * diff
+                dlogits[b, k] = cast(diff * scale)
+            loss = 0.5 * loss / K
+        elif mode == 1:
+            scale = wb / w_sum
+            for k in range(K):
+                z = f64(logits[b, k] + bd[k])
+                y = f64(Y[s, k])
+                if z < 0:
+                    log_p = z - math.log1p(math.exp(z))
+                    log_q = -math.log1p(math.exp(z))
+                else:
+                    log_p = -math.log1p(math.exp(-z))
+                    log_q = -z - math.log1p(math.exp(-z))
+                loss -= y * log_p + (1.0 - y) * log_q
+                p = 1.0 / (1.0 + math.exp(-z))
+                dlogits[b, k] = cast((p - y) * scale)
         else:
             mx = f64(logits[b, 0] + bd[0])
             for k in range(1, K):
@@ -570,14 +714,13 @@ def _build(dtype, tile, reduce_threads):
             for k in range(K):
                 se += math.exp(f64(logits[b, k] + bd[k]) - mx)
             lse = math.log(se)
-            ce = 0.0
             scale = wb / w_sum
             for k in range(K):
                 logp = (f64(logits[b, k] + bd[k]) - mx) - lse
                 y = f64(Y[s, k])
-                ce -= y * logp
+                loss -= y * logp
                 dlogits[b, k] = cast((math.exp(logp) - y) * scale)
-        row_loss[b] = wb * ce
+        row_loss[b] = wb * loss
 
     @cuda.jit
     def accumulate_loss(row_loss, w_sum, alpha, pnorms, acc):
@@ -623,7 +766,7 @@ def _build(dtype, tile, reduce_threads):
         stride = cuda.gridsize(1)
         nseg = starts.shape[0]
         total = 0.0
-        for s in range(nseg):
+        for s in range(norms.shape[0]):
             total += norms[s]
         total = math.sqrt(total)
         if math.isfinite(total):
@@ -774,23 +917,41 @@ class KernelSet:
 
     # -- launchers -------------------------------------------------------------
 
-    def gather_batch(self, values, vmask, idx, noise, imask, use_noise, use_imask, X, M):
+    def gather_batch(self, values, vmask, idx, t0, noise, imask, use_noise, use_imask, X, M):
         grid, tpb = self._elementwise(X.size)
-        self._go(
-            "gather_batch",
-            grid,
-            tpb,
-            0,
-            values,
-            vmask,
-            idx,
-            noise,
-            imask,
-            use_noise,
-            use_imask,
-            X,
-            M,
-        )
+        args = (vmask, idx, int(t0), noise, imask, bool(use_noise), bool(use_imask), X, M)
+        self._go("gather_batch", grid, tpb, 0, values, *args)
+
+    def gather_tokens(self, ids, vmask, idx, t0, E, noise, imask, use_noise, use_imask, X, M):
+        grid, tpb = self._elementwise(X.size)
+        args = (idx, int(t0), E, noise, imask, bool(use_noise), bool(use_imask), X, M)
+        self._go("gather_tokens", grid, tpb, 0, ids, vmask, *args)
+
+    def rows_sum(self, dX2, pos, seg, out):
+        grid, tpb = self._elementwise(out.size)
+        self._go("rows_sum", grid, tpb, 0, dX2, pos, seg, out)
+
+    def scatter_rows(self, src, rows, dense):
+        grid, tpb = self._elementwise(src.size)
+        self._go("scatter_rows", grid, tpb, 0, src, rows, dense)
+
+    def fill(self, x, value):
+        grid, tpb = self._elementwise(x.size)
+        self._go("fill", grid, tpb, 0, x, self.cast(value))
+
+    def adam_rows(self, p, g, rows, m, v, beta_1, beta_2, lr_t, eps):
+        grid, tpb = self._elementwise(g.size)
+        c = self.cast
+        args = (c(beta_1), c(1 - beta_1), c(beta_2), c(1 - beta_2), c(-lr_t), c(eps))
+        self._go("adam_rows", grid, tpb, 0, p, g, rows, m, v, *args)
+
+    def pool_forward(self, H, mask, mode, pooled, arg, count):
+        grid, tpb = self._elementwise(pooled.size)
+        self._go("pool_forward", grid, tpb, 0, H, mask, int(mode), pooled, arg, count)
+
+    def pool_backward(self, dpooled, mask, mode, arg, count, dH_seq):
+        grid, tpb = self._elementwise(dpooled.size)
+        self._go("pool_backward", grid, tpb, 0, dpooled, mask, int(mode), arg, count, dH_seq)
 
     def transpose(self, A, AT):
         grid, tpb = self._elementwise(A.size)
@@ -912,7 +1073,7 @@ class KernelSet:
             out,
         )
 
-    def head_loss(self, logits, bd, Y, w, idx, w_sum, logistic, dlogits, row_loss):
+    def head_loss(self, logits, bd, Y, w, idx, w_sum, mode, dlogits, row_loss):
         B = logits.shape[0]
         tpb = min(int(self.launch["threads"]), 128)
         self._go(
@@ -926,7 +1087,7 @@ class KernelSet:
             w,
             idx,
             float(w_sum),
-            bool(logistic),
+            int(mode),
             dlogits,
             row_loss,
         )
