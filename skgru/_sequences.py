@@ -65,6 +65,68 @@ def _is_ragged(X):
     return False
 
 
+_SHAPES = (
+    "(n_samples, n_timesteps) univariate sequences, (n_samples, n_timesteps, n_features), "
+    "or a list of arrays (T_i,) or (T_i, n_features)"
+)
+
+
+def _check_finite(a, where, axes):
+    """Raise a ValueError naming the first NaN or infinity of ``a`` and its position.
+
+    Runs after the cast to the model dtype, so a finite value too large for
+    float32 shows up as infinity.
+    """
+    bad = ~np.isfinite(a)
+    if bad.any():
+        pos = np.unravel_index(int(np.argmax(bad)), a.shape)
+        if np.isnan(a[pos]):
+            what = "NaN"
+        else:
+            what = f"infinity (or a value too large for {a.dtype})"
+        at = ", ".join(f"{axis} {int(i)}" for axis, i in zip(axes, pos))
+        raise ValueError(f"Input {where} contains {what} at {at}.")
+
+
+def check_input_array(X):
+    """Check that non-ragged ``X`` can be a real 2-D or 3-D array; return its ``ndim``.
+
+    The conversion is left to scikit-learn's ``check_array``; this only
+    replaces its least helpful failures (strings, complex values, wrong
+    dimensionality, nested lists of mixed shapes) with messages that say
+    what is wrong.
+    """
+    if not hasattr(X, "ndim"):
+        try:
+            X = np.asarray(X)
+        except ValueError as exc:
+            raise ValueError(
+                f"X could not be read as an array of sequences ({exc}). Expected {_SHAPES}."
+            ) from None
+    if not hasattr(X, "dtype"):  # a DataFrame: scikit-learn checks its columns
+        return X.ndim
+    kind = X.dtype.kind
+    strings = kind == "O" and isinstance(X, np.ndarray)
+    strings = strings and any(isinstance(v, (str, bytes)) for v in X.flat)
+    if kind in "USV" or strings:
+        raise TypeError(
+            f"X holds strings (dtype {X.dtype}); numeric values are required "
+            "(use SequenceVectorizer to turn text into token ids)."
+        )
+    if kind == "c":
+        raise ValueError(
+            f"Complex data not supported: X has dtype {X.dtype}; real values are required."
+        )
+    if X.ndim == 1 and X.shape[0] == 0:
+        raise ValueError("X is empty: at least one sequence is required.")
+    if X.ndim not in (2, 3):
+        raise ValueError(
+            f"X has {X.ndim} dimension(s) (shape {X.shape}); expected {_SHAPES}. "
+            "Reshape your data, e.g. X.reshape(1, -1) for a single univariate sequence."
+        )
+    return X.ndim
+
+
 def _ragged_to_sequences(X, dtype):
     seqs = []
     n_features = None
@@ -77,6 +139,11 @@ def _ragged_to_sequences(X, dtype):
             raise TypeError(
                 f"Sequence {i} has dtype {a.dtype}; numeric values are required "
                 "(use SequenceVectorizer for text)."
+            )
+        if a.dtype.kind == "c":
+            raise ValueError(
+                f"Complex data not supported: sequence {i} has dtype {a.dtype}; "
+                "real values are required."
             )
         if a.ndim == 1:
             a = a[:, None]
@@ -95,8 +162,9 @@ def _ragged_to_sequences(X, dtype):
                 f"{n_features}; all sequences must have the same number of features."
             )
         a = check_array(
-            a, dtype=dtype, ensure_all_finite=True, ensure_min_samples=1, input_name=f"X[{i}]"
+            a, dtype=dtype, ensure_all_finite=False, ensure_min_samples=1, input_name=f"X[{i}]"
         )
+        _check_finite(a, f"X[{i}] (sequence {i})", ("timestep", "feature"))
         seqs.append(a)
     T = max(a.shape[0] for a in seqs)
     values = np.zeros((len(seqs), T, n_features), dtype=dtype)
@@ -119,7 +187,7 @@ def to_sequences(X, dtype, *, array_validated=False):
             raise ValueError("X is empty: at least one sequence is required.")
         return _ragged_to_sequences(X, dtype), "ragged"
     if not array_validated:
-        X = check_array(X, dtype=dtype, allow_nd=True, ensure_all_finite=True, ensure_2d=True)
+        X = check_array(X, dtype=dtype, allow_nd=True, ensure_all_finite=False, ensure_2d=True)
     if X.ndim == 2:
         values = np.ascontiguousarray(X[:, :, None], dtype=dtype)
         kind = "2d"
@@ -133,6 +201,7 @@ def to_sequences(X, dtype, *, array_validated=False):
         )
     if values.shape[1] == 0:
         raise ValueError("X has 0 timesteps; every sequence needs at least one step.")
+    _check_finite(values, "X", ("sample", "timestep", "feature")[: 2 if kind == "2d" else 3])
     mask = np.ones(values.shape[:2], dtype=np.uint8)
     return Sequences(values, mask), kind
 
