@@ -33,6 +33,59 @@ def _import_onnx():
     return onnx, TensorProto, helper, numpy_helper
 
 
+def _pool(pooling, variable_length, opset, elem, nodes, initializers, init, helper):
+    """Nodes reducing the GRU's states to ``(batch, U)``; returns the output name.
+
+    ``"last"`` is ``Y_h``. ``"mean"`` and ``"max"`` run over ``Y (T, 1, batch,
+    U)`` restricted to the first ``sequence_lens`` steps by an explicit mask,
+    so nothing depends on what the runtime writes into ``Y`` past the end.
+    """
+    node = helper.make_node
+    if pooling == "last":
+        nodes.append(node("Squeeze", ["Y_h", "squeeze_axes"], ["h_last"]))
+        return "h_last"
+    initializers.append(init("one_axis", [1], np.int64))
+    nodes.append(node("Squeeze", ["Y", "one_axis"], ["Y_steps"]))  # (T, batch, U)
+
+    def reduce(op, data, out):
+        # ReduceMax/ReduceMean take their axes as an input from opset 18, ReduceSum from 13.
+        if op == "ReduceSum" or opset >= 18:
+            nodes.append(node(op, [data, "squeeze_axes"], [out], keepdims=0))
+        else:
+            nodes.append(node(op, [data], [out], axes=[0], keepdims=0))
+
+    if not variable_length:
+        reduce("ReduceMean" if pooling == "mean" else "ReduceMax", "Y_steps", "pooled")
+        return "pooled"
+    initializers += [
+        init("zero_i", 0, np.int64),
+        init("one_i", 1, np.int64),
+        init("two_axis", [2], np.int64),
+        init("fill", 0.0 if pooling == "mean" else -np.inf),
+    ]
+    nodes += [
+        node("Shape", ["Y_steps"], ["steps_shape"]),
+        node("Gather", ["steps_shape", "zero_i"], ["n_steps"], axis=0),
+        node("Range", ["zero_i", "n_steps", "one_i"], ["step_index"]),
+        node("Unsqueeze", ["step_index", "one_axis"], ["step_col"]),  # (T, 1)
+        node("Cast", ["sequence_lens"], ["lens64"], to=7),  # INT64
+        node("Unsqueeze", ["lens64", "squeeze_axes"], ["lens_row"]),  # (1, batch)
+        node("Less", ["step_col", "lens_row"], ["valid"]),  # (T, batch)
+        node("Unsqueeze", ["valid", "two_axis"], ["valid3"]),  # (T, batch, 1)
+        node("Where", ["valid3", "Y_steps", "fill"], ["Y_valid"]),
+    ]
+    if pooling == "max":
+        reduce("ReduceMax", "Y_valid", "pooled")
+        return "pooled"
+    reduce("ReduceSum", "Y_valid", "steps_sum")
+    nodes += [
+        node("Cast", ["lens64"], ["lens_f"], to=elem),
+        node("Unsqueeze", ["lens_f", "one_axis"], ["lens_col"]),  # (batch, 1)
+        node("Div", ["steps_sum", "lens_col"], ["pooled"]),
+    ]
+    return "pooled"
+
+
 def to_onnx(estimator, *, variable_length=True, dtype="float32", opset=17):
     """Export a fitted GRU estimator to an ONNX model.
 
@@ -44,7 +97,7 @@ def to_onnx(estimator, *, variable_length=True, dtype="float32", opset=17):
     Parameters
     ----------
     estimator : fitted ConstrainedGRUClassifier or ConstrainedGRURegressor
-        One unidirectional GRU layer with ``pooling="last"``; either value of
+        One unidirectional GRU layer; any ``pooling`` and either value of
         ``reset_after``.
     variable_length : bool, default=True
         Add a second input ``"sequence_lens"`` (int32, ``(n_samples,)``): the
@@ -68,9 +121,18 @@ def to_onnx(estimator, *, variable_length=True, dtype="float32", opset=17):
     Raises
     ------
     ValueError
-        For pooling other than ``"last"``, an output activation other than
-        logistic, softmax or identity, or an architecture other than one
-        unidirectional layer.
+        For an output activation other than logistic, softmax or identity, or
+        an architecture other than one unidirectional layer.
+
+    Notes
+    -----
+    ``sequence_lens`` counts the valid steps from the start of each sequence:
+    it reproduces our masking when the padding is at the end (ragged lists
+    are padded so). Padding elsewhere, which our model skips wherever it
+    stands (left padding, token id 0 inside a sequence), has no ONNX ``GRU``
+    equivalent, and such inputs give other results. Lengths must be at least
+    1. onnxruntime runs the float32 model; its ``GRU`` kernel has no float64
+    implementation.
 
     Examples
     --------
@@ -93,11 +155,6 @@ def to_onnx(estimator, *, variable_length=True, dtype="float32", opset=17):
     ... # doctest: +SKIP
     """
     weights = _check_mappable(estimator, target="ONNX")
-    if estimator.pooling != "last":
-        raise ValueError(
-            f"to_onnx supports pooling='last' only (the ONNX GRU's final state); this model "
-            f"has pooling={estimator.pooling!r}."
-        )
     activation = getattr(estimator, "out_activation_", None)
     if activation not in ("logistic", "softmax", "identity"):
         raise ValueError(
@@ -148,15 +205,17 @@ def to_onnx(estimator, *, variable_length=True, dtype="float32", opset=17):
         helper.make_node(
             "GRU",
             gru_inputs,
-            ["", "Y_h"],
+            ["Y", "Y_h"],
             hidden_size=U,
             linear_before_reset=int(bool(estimator.reset_after)),
             direction="forward",
         )
     )
+    pooled = _pool(
+        estimator.pooling, variable_length, opset, elem, nodes, initializers, init, helper
+    )
     nodes += [
-        helper.make_node("Squeeze", ["Y_h", "squeeze_axes"], ["h_last"]),
-        helper.make_node("MatMul", ["h_last", "dense_kernel"], ["dense_out"]),
+        helper.make_node("MatMul", [pooled, "dense_kernel"], ["dense_out"]),
         helper.make_node("Add", ["dense_out", "dense_bias"], ["logits"]),
     ]
     if activation == "identity":

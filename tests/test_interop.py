@@ -350,11 +350,27 @@ def test_onnx_float64_model_is_valid():
     assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
 
 
+@pytest.mark.parametrize("opset", [13, 17, 18])
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+def test_onnx_parity_pooling(pooling, opset):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    clf, X, _ = _fitted(n_classes=3, pooling=pooling)
+    values, lengths = _pad(X)
+    proba = _onnx_run(
+        to_onnx(clf, opset=opset),
+        {"X": values.astype(np.float32), "sequence_lens": lengths.astype(np.int32)},
+    )
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-5)
+    X_full = np.random.default_rng(6).normal(size=(7, 5, F))
+    proba = _onnx_run(
+        to_onnx(clf, opset=opset, variable_length=False), {"X": X_full.astype(np.float32)}
+    )
+    np.testing.assert_allclose(proba, clf.predict_proba(X_full), rtol=0, atol=1e-5)
+
+
 def test_onnx_refusals():
     pytest.importorskip("onnx")
-    clf, _, _ = _fitted(pooling="mean")
-    with pytest.raises(ValueError, match="pooling='last'"):
-        to_onnx(clf)
     clf, _, _ = _fitted()
     with pytest.raises(ValueError, match="dtype"):
         to_onnx(clf, dtype="float16")
