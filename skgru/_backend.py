@@ -20,15 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._constraints import apply_constraint
+from ._cpu_stack import pooled_output, split_params, stack_backward, stack_forward
 from ._kernels import _cpu
-from ._network import (
-    L2_PENALISED,
-    draw_regularisers,
-    fused_bias,
-    head_loss_grad,
-    pool_backward,
-    pool_states,
-)
+from ._network import draw_regularisers, head_loss_grad
 from ._optimizers import clip_gradients
 from ._sequences import time_major_batch
 
@@ -56,15 +50,8 @@ class TrainConfig:
     # supports them (Adam); otherwise the embedding takes dense steps.
     sparse_embeddings: bool = True
     pooling: str = "last"
-
-
-def _gru_inputs(params, seqs_values_tm, embedding):
-    """Split params into ``(E or None, W, R, bias, Wd, bd)`` and embed token ids."""
-    if embedding:
-        E, W, R, bias, Wd, bd = params
-        return E, E[seqs_values_tm], W, R, bias, Wd, bd
-    W, R, bias, Wd, bd = params
-    return None, seqs_values_tm, W, R, bias, Wd, bd
+    num_layers: int = 1
+    bidirectional: bool = False
 
 
 class CPUTrainer:
@@ -98,16 +85,21 @@ class CPUTrainer:
     def loss_and_grads(self, idx, rng):
         """Forward and backward for the batch ``idx``.
 
-        Returns ``(loss, grads, w_sum)``; with an embedding, ``grads[0]`` is
-        ``(rows, grad_rows)``: the unique ids of the batch and their gradient
-        rows (the rest of the embedding gradient is zero).
+        Returns ``(loss, grads, w_sum)``, gradients in the order of the
+        parameters; with an embedding, ``grads[0]`` is ``(rows, grad_rows)``:
+        the unique ids of the batch and their gradient rows (the rest of the
+        embedding gradient is zero).
         """
         cfg = self.config
         Xv, mask = time_major_batch(self.seqs, idx)
-        E, X, W, R, bias, Wd, bd = _gru_inputs(self.params, Xv, cfg.embedding)
+        E, blocks, Wd, bd = split_params(
+            self.params, cfg.embedding, cfg.num_layers, cfg.bidirectional
+        )
+        X = E[Xv] if cfg.embedding else Xv
         X = np.ascontiguousarray(X, dtype=self.dtype)
         T, B, F = X.shape
-        U = R.shape[0]
+        U = blocks[0][0][1].shape[0]
+        # The first block's draws come first, in the order every backend shares.
         noise, input_mask, rmask = draw_regularisers(
             rng,
             B,
@@ -121,64 +113,32 @@ class CPUTrainer:
         )
         if noise is not None:
             X += noise
-        if input_mask is not None:
-            X *= input_mask[None]
-        if rmask is None:
-            rmask = np.zeros((0, U), dtype=self.dtype)
-        b2 = np.ascontiguousarray(fused_bias(bias))
-        H = np.empty((T + 1, B, U), dtype=self.dtype)
-        S = np.empty((T, B, 4 * U), dtype=self.dtype)
-        A = np.empty((T, B, 3 * U), dtype=self.dtype)
-        h0 = np.zeros((B, U), dtype=self.dtype)
-        _cpu.gru_forward(X, mask, W, R, b2, h0, rmask, cfg.reset_after, H, S, A)
-        pooled, aux = pool_states(H, mask, cfg.pooling)
+        out, finals, cache = stack_forward(X, mask, blocks, cfg, rng, (input_mask, rmask))
+        pooled, aux = pooled_output(out, finals, mask, cfg.pooling)
         logits = pooled @ Wd + bd
         loss, dlogits, w_sum = head_loss_grad(logits, self.Y[idx], self.w[idx], cfg.out_activation)
-        dWd = pooled.T @ dlogits
-        dbd = dlogits.sum(axis=0)
-        dH_seq, dh_last = pool_backward(dlogits @ Wd.T, mask, cfg.pooling, aux, T)
-        if dH_seq is None:
-            dH_seq = np.zeros((0, B, U), dtype=self.dtype)
-        dW = np.empty_like(W)
-        dR = np.empty_like(R)
-        db2 = np.empty((2, 3 * U), dtype=self.dtype)
-        dX = np.empty((T, B, F) if cfg.embedding else (0, B, F), dtype=self.dtype)
-        dM = np.empty_like(A)
-        _cpu.gru_backward(
-            X,
-            mask,
-            W,
-            R,
-            rmask,
-            cfg.reset_after,
-            H,
-            S,
-            dH_seq,
-            np.ascontiguousarray(dh_last, dtype=self.dtype),
-            dW,
-            dR,
-            db2,
-            dX,
-            h0,
-            A,
-            dM,
+        dWd = (pooled.T @ dlogits).astype(self.dtype)
+        dbd = dlogits.sum(axis=0).astype(self.dtype)
+        block_grads, dX = stack_backward(
+            cache, blocks, cfg, np.ascontiguousarray(dlogits @ Wd.T), aux, cfg.embedding
         )
-        dbias = db2 if bias.ndim == 2 else db2[0].copy()
-        grads = [dW, dR, dbias, dWd.astype(self.dtype), dbd.astype(self.dtype)]
+        grads = [g for layer in block_grads for block in layer for g in block] + [dWd, dbd]
         if cfg.alpha > 0:
+            penalised = [
+                (W, g[0]) for lb, lg in zip(blocks, block_grads) for (W, _, _), g in zip(lb, lg)
+            ]
+            penalised += [
+                (R, g[1]) for lb, lg in zip(blocks, block_grads) for (_, R, _), g in zip(lb, lg)
+            ]
+            penalised.append((Wd, dWd))
             penalty = 0.0
-            gru_params = self.params[1:] if cfg.embedding else self.params
-            for i in L2_PENALISED:
-                p = gru_params[i]
+            for p, g in penalised:
                 penalty += float(np.dot(p.ravel(), p.ravel()))
-                grads[i] += (cfg.alpha / w_sum) * p
+                g += (cfg.alpha / w_sum) * p
             loss += 0.5 * cfg.alpha * penalty / w_sum
         if cfg.embedding:
-            if input_mask is not None:
-                dX *= input_mask[None]
             valid = mask.astype(bool)
-            ids = Xv[valid]
-            rows, inverse = np.unique(ids, return_inverse=True)
+            rows, inverse = np.unique(Xv[valid], return_inverse=True)
             grad_rows = np.zeros((len(rows), E.shape[1]), dtype=self.dtype)
             np.add.at(grad_rows, inverse.ravel(), dX[valid])
             grads.insert(0, (rows, grad_rows))
@@ -245,39 +205,24 @@ class CPUBackend:
         return CPUTrainer(params, optimizer, config, seqs, Y, w)
 
     def pooled_states(self, params, seqs, config, batch_size=256):
-        """Pooled GRU states ``(N, U)``; each row independent of the batch it is in.
+        """The head's input ``(N, nd * U)``; each row independent of the batch it is in.
 
         Sequences are batched by length (bucketing), which saves padded work
         and, since inference products are row-wise, changes no result.
         """
-        E, _, W, R, bias, Wd, bd = _gru_inputs(params, None, config.embedding)
-        U = R.shape[0]
-        dtype = W.dtype
-        b2 = np.ascontiguousarray(fused_bias(bias))
-        out = np.empty((seqs.n_samples, U), dtype=dtype)
+        E, blocks, Wd, _ = split_params(
+            params, config.embedding, config.num_layers, config.bidirectional
+        )
+        dtype = Wd.dtype
+        out = np.empty((seqs.n_samples, Wd.shape[0]), dtype=dtype)
         order = _length_order(seqs)
         for start in range(0, seqs.n_samples, batch_size):
             idx = order[start : start + batch_size]
             Xv, mask = time_major_batch(seqs, idx)
             X = E[Xv] if config.embedding else Xv
             X = np.ascontiguousarray(X, dtype=dtype)
-            T, B, _ = X.shape
-            H = np.empty((T + 1, B, U), dtype=dtype)
-            A = np.empty((T, B, 3 * U), dtype=dtype)
-            _cpu.gru_forward(
-                X,
-                mask,
-                W,
-                R,
-                b2,
-                np.zeros((B, U), dtype=dtype),
-                np.zeros((0, U), dtype=dtype),
-                config.reset_after,
-                H,
-                np.zeros((0, B, 4 * U), dtype=dtype),
-                A,
-            )
-            out[idx] = pool_states(H, mask, config.pooling)[0]
+            seq_out, finals, _ = stack_forward(X, mask, blocks, config)
+            out[idx] = pooled_output(seq_out, finals, mask, config.pooling)[0]
         return out
 
     def predict_logits(self, params, seqs, config, batch_size=256):

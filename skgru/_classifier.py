@@ -79,6 +79,8 @@ class _BaseGRU(BaseEstimator):
         "embedding_constraint": "no_validation",
         "sparse_embeddings": ["boolean"],
         "pooling": [StrOptions({"last", "mean", "max"})],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "bidirectional": ["boolean"],
     }
 
     # -- input handling ---------------------------------------------------------
@@ -172,7 +174,8 @@ class _BaseGRU(BaseEstimator):
 
     def _resolved_constraints(self):
         """One constraint (or None) per weight, Keras order."""
-        out = [_constraints.get(getattr(self, n), name=n) for n in _CONSTRAINT_PARAMS]
+        block = [_constraints.get(getattr(self, n), name=n) for n in _CONSTRAINT_PARAMS]
+        out = block * (self.num_layers * (2 if self.bidirectional else 1))
         out += [None, None]  # dense head
         if self.embedding_dim is not None:
             name = "embedding_constraint"
@@ -205,6 +208,8 @@ class _BaseGRU(BaseEstimator):
             embedding=self.embedding_dim is not None,
             sparse_embeddings=self.sparse_embeddings,
             pooling=self.pooling,
+            num_layers=self.num_layers,
+            bidirectional=self.bidirectional,
         )
 
     def _new_optimizer(self, params):
@@ -233,7 +238,16 @@ class _BaseGRU(BaseEstimator):
                 n_inputs = self.embedding_dim
             else:
                 n_inputs = seqs.n_features
-            params = init_params(rng, n_inputs, self.units, Y.shape[1], self.reset_after, dtype)
+            params = init_params(
+                rng,
+                n_inputs,
+                self.units,
+                Y.shape[1],
+                self.reset_after,
+                dtype,
+                self.num_layers,
+                self.bidirectional,
+            )
             if self.embedding_dim is not None:
                 params.insert(0, init_embedding(rng, self.vocab_size_, self.embedding_dim, dtype))
             state = {
@@ -574,6 +588,14 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
     pooling : {"last", "mean", "max"}, default="last"
         What the head reads: the state after the last valid step, or the
         mean / elementwise max of the states over the valid steps.
+    num_layers : int, default=1
+        Stacked GRU layers; each layer reads the full output sequence of the
+        one below (with ``dropout`` on its input, as every Keras layer).
+    bidirectional : bool, default=False
+        Run a second GRU over each sequence reversed within its valid steps
+        and concatenate the two (Keras ``Bidirectional(merge_mode="concat")``):
+        the final states for ``pooling="last"``, the aligned outputs for the
+        next layer and for mean / max pooling.
 
     Attributes
     ----------
@@ -661,6 +683,8 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         embedding_constraint=None,
         sparse_embeddings=True,
         pooling="last",
+        num_layers=1,
+        bidirectional=False,
     ):
         self.units = units
         self.reset_after = reset_after
@@ -699,6 +723,8 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         self.embedding_constraint = embedding_constraint
         self.sparse_embeddings = sparse_embeddings
         self.pooling = pooling
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
 
     @property
     def _multilabel(self):

@@ -47,14 +47,27 @@ def _orthogonal(rng, shape, dtype):
     return np.ascontiguousarray(q[:rows, :cols], dtype=dtype)
 
 
-def init_params(rng, n_features, units, n_outputs, reset_after, dtype):
-    """Keras initialisation: glorot-uniform kernels, orthogonal recurrent kernel, zero biases."""
-    W = _glorot_uniform(rng, (n_features, 3 * units), dtype)
-    R = _orthogonal(rng, (units, 3 * units), dtype)
-    bias = np.zeros((2, 3 * units) if reset_after else (3 * units,), dtype=dtype)
-    Wd = _glorot_uniform(rng, (units, n_outputs), dtype)
-    bd = np.zeros(n_outputs, dtype=dtype)
-    return [W, R, bias, Wd, bd]
+def init_params(
+    rng, n_features, units, n_outputs, reset_after, dtype, num_layers=1, bidirectional=False
+):
+    """Keras initialisation: glorot-uniform kernels, orthogonal recurrent kernel, zero biases.
+
+    Returns ``[W, R, bias]`` for each layer and direction (layer by layer,
+    forward direction first), then ``[Wd, bd]``; layer ``l > 0`` reads the
+    ``nd * units`` outputs of the layer below.
+    """
+    nd = 2 if bidirectional else 1
+    params = []
+    n_in = n_features
+    for _ in range(num_layers):
+        for _ in range(nd):
+            params.append(_glorot_uniform(rng, (n_in, 3 * units), dtype))
+            params.append(_orthogonal(rng, (units, 3 * units), dtype))
+            params.append(np.zeros((2, 3 * units) if reset_after else (3 * units,), dtype=dtype))
+        n_in = nd * units
+    params.append(_glorot_uniform(rng, (nd * units, n_outputs), dtype))
+    params.append(np.zeros(n_outputs, dtype=dtype))
+    return params
 
 
 def init_embedding(rng, vocab_size, embedding_dim, dtype):

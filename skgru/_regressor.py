@@ -29,7 +29,7 @@ global_clipnorm, alpha, solver, learning_rate_init, momentum, \
 nesterovs_momentum, beta_1, beta_2, epsilon, batch_size, max_iter, shuffle, \
 random_state, tol, early_stopping, validation_fraction, n_iter_no_change, \
 warm_start, dtype, device, verbose, embedding_dim, vocab_size, \
-embedding_constraint, sparse_embeddings, pooling
+embedding_constraint, sparse_embeddings, pooling, num_layers, bidirectional
         As in :class:`~skgru.ConstrainedGRUClassifier`.
 
     Attributes
@@ -93,6 +93,8 @@ best_validation_score_, n_iter_, t_, n_features_in_, n_step_features_
         embedding_constraint=None,
         sparse_embeddings=True,
         pooling="last",
+        num_layers=1,
+        bidirectional=False,
     ):
         params = dict(locals())
         del params["self"]

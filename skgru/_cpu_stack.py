@@ -1,0 +1,217 @@
+"""A stack of GRU layers on the CPU: stacked layers and bidirectional pairs.
+
+The njit kernels (:mod:`skgru._kernels._cpu`) run one direction of one layer;
+this module chains them. Layer ``l`` reads the full output sequence of layer
+``l - 1`` (the states after every step, the two directions concatenated when
+``bidirectional``). The backward direction runs over the time-reversed batch
+with the time-reversed mask: since the state is frozen on masked steps, that
+is the sequence reversed within its valid steps, whatever the padding, and its
+outputs are reversed back to line up with the forward direction (Keras's
+``Bidirectional(merge_mode="concat")``).
+
+Weights, Keras order: ``[embedding?] + for each layer, for each direction
+[W, R, bias] + [Wd, bd]``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._kernels import _cpu
+from ._network import draw_regularisers, fused_bias
+
+__all__ = ["split_params", "StackCache", "stack_forward", "stack_backward"]
+
+
+def split_params(params, embedding, num_layers, bidirectional):
+    """``(E or None, blocks, Wd, bd)``; ``blocks[l][d]`` is ``(W, R, bias)``."""
+    k = 1 if embedding else 0
+    nd = 2 if bidirectional else 1
+    blocks = []
+    for layer in range(num_layers):
+        blocks.append(
+            [
+                tuple(params[k + 3 * (layer * nd + d) : k + 3 * (layer * nd + d) + 3])
+                for d in range(nd)
+            ]
+        )
+    return (params[0] if embedding else None), blocks, params[-2], params[-1]
+
+
+@dataclass
+class _RunCache:
+    X: np.ndarray  # kernel input, time-major, reversed for the backward direction
+    mask: np.ndarray
+    H: np.ndarray
+    S: np.ndarray
+    A: np.ndarray
+    input_mask: np.ndarray | None
+    rmask: np.ndarray
+
+
+@dataclass
+class StackCache:
+    runs: list  # runs[l][d]
+    mask: np.ndarray
+    out: np.ndarray  # top layer output sequence (T, B, nd * U), aligned
+
+
+def _run(X, mask, W, R, bias, rmask, reset_after, store):
+    T, B, _ = X.shape
+    U = R.shape[0]
+    dtype = X.dtype
+    H = np.empty((T + 1, B, U), dtype=dtype)
+    S = np.empty((T, B, 4 * U) if store else (0, B, 4 * U), dtype=dtype)
+    A = np.empty((T, B, 3 * U), dtype=dtype)
+    b2 = np.ascontiguousarray(fused_bias(bias))
+    _cpu.gru_forward(X, mask, W, R, b2, np.zeros((B, U), dtype=dtype), rmask, reset_after, H, S, A)
+    return H, S, A
+
+
+def stack_forward(X, mask, blocks, config, rng=None, first_masks=(None, None)):
+    """Forward through all layers.
+
+    ``X (T, B, F)`` is the (embedded, noised) input; ``rng`` draws the dropout
+    masks of every block but the first, whose ``(input_mask, rmask)`` are
+    given (they are drawn with the input noise, in the order the single-layer
+    trainers on every backend share). ``rng=None`` means inference: no
+    dropout, nothing stored for a backward pass. Returns ``(pooled_input,
+    finals, cache)`` where ``finals`` are the final states of the top layer's
+    directions.
+    """
+    training = rng is not None
+    dtype = X.dtype
+    T, B, _ = X.shape
+    layer_in = X
+    runs = []
+    for l, layer in enumerate(blocks):
+        outs, finals, layer_runs = [], [], []
+        for d, (W, R, bias) in enumerate(layer):
+            U = R.shape[0]
+            if not training:
+                input_mask, rmask = None, None
+            elif l == 0 and d == 0:
+                input_mask, rmask = first_masks
+            else:
+                _, input_mask, rmask = draw_regularisers(
+                    rng,
+                    B,
+                    T,
+                    layer_in.shape[2],
+                    U,
+                    dropout=config.dropout,
+                    recurrent_dropout=config.recurrent_dropout,
+                    input_noise=0.0,
+                    dtype=dtype,
+                )
+            Xin = layer_in if input_mask is None else layer_in * input_mask[None]
+            m = mask
+            if d == 1:
+                Xin, m = Xin[::-1], mask[::-1]
+            Xin = np.ascontiguousarray(Xin, dtype=dtype)
+            m = np.ascontiguousarray(m)
+            rm = rmask if rmask is not None else np.zeros((0, U), dtype=dtype)
+            H, S, A = _run(Xin, m, W, R, bias, rm, config.reset_after, training)
+            outs.append(H[1:] if d == 0 else H[1:][::-1])
+            finals.append(H[T])
+            layer_runs.append(_RunCache(Xin, m, H, S, A, input_mask, rm))
+        runs.append(layer_runs)
+        layer_in = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
+    cache = StackCache(runs, mask, layer_in)
+    return layer_in, finals, cache
+
+
+def pooled_output(out, finals, mask, pooling):
+    """The head's input from the top layer: ``(pooled (B, nd * U), aux)``."""
+    if pooling == "last":
+        return np.concatenate(finals, axis=1) if len(finals) > 1 else finals[0], None
+    valid = mask.astype(bool)[:, :, None]
+    if pooling == "mean":
+        counts = np.maximum(valid.sum(axis=0), 1).astype(out.dtype)
+        return (np.where(valid, out, 0).sum(axis=0) / counts).astype(out.dtype), counts
+    arg = np.where(valid, out, -np.inf).argmax(axis=0)
+    any_valid = valid.any(axis=0)
+    pooled = np.take_along_axis(out, arg[None], axis=0)[0]
+    return np.where(any_valid, pooled, 0).astype(out.dtype), (arg, any_valid)
+
+
+def _pool_grad(d_pooled, mask, pooling, aux, T):
+    """``(dOut (T, B, nd * U) or None, d_finals (B, nd * U) or None)``."""
+    if pooling == "last":
+        return None, d_pooled
+    if pooling == "mean":
+        valid = mask.astype(bool)[:, :, None]
+        return np.where(valid, (d_pooled / aux)[None], 0).astype(d_pooled.dtype), None
+    arg, any_valid = aux
+    dOut = np.zeros((T,) + d_pooled.shape, dtype=d_pooled.dtype)
+    np.put_along_axis(dOut, arg[None], np.where(any_valid, d_pooled, 0)[None], axis=0)
+    return dOut, None
+
+
+def stack_backward(cache, blocks, config, d_pooled, aux, need_dx):
+    """Back-propagation through every layer and direction.
+
+    Returns ``(block_grads, dX)``: ``block_grads[l][d] = (dW, dR, dbias)``
+    (``dbias`` in the Keras shape) and the gradient on the stack's input
+    ``X (T, B, F)`` when ``need_dx`` (else None).
+    """
+    mask = cache.mask
+    T, B = mask.shape
+    dtype = d_pooled.dtype
+    dOut, d_finals = _pool_grad(d_pooled, mask, config.pooling, aux, T)
+    grads = [None] * len(blocks)
+    dX_below = None
+    for l in range(len(blocks) - 1, -1, -1):
+        layer = blocks[l]
+        want_dx = l > 0 or need_dx
+        layer_grads = []
+        dX_below = None
+        for d, (W, R, bias) in enumerate(layer):
+            run = cache.runs[l][d]
+            U = R.shape[0]
+            if dOut is not None:
+                dH_seq = dOut[:, :, d * U : (d + 1) * U]
+                if d == 1:
+                    dH_seq = dH_seq[::-1]
+                dH_seq = np.ascontiguousarray(dH_seq, dtype=dtype)
+            else:
+                dH_seq = np.zeros((0, B, U), dtype=dtype)
+            if d_finals is not None:
+                dh_last = np.ascontiguousarray(d_finals[:, d * U : (d + 1) * U], dtype=dtype)
+            else:
+                dh_last = np.zeros((B, U), dtype=dtype)
+            F = run.X.shape[2]
+            dW = np.empty_like(W)
+            dR = np.empty_like(R)
+            db2 = np.empty((2, 3 * U), dtype=dtype)
+            dX = np.empty((T, B, F) if want_dx else (0, B, F), dtype=dtype)
+            dM = np.empty_like(run.A)
+            _cpu.gru_backward(
+                run.X,
+                run.mask,
+                W,
+                R,
+                run.rmask,
+                config.reset_after,
+                run.H,
+                run.S,
+                dH_seq,
+                dh_last,
+                dW,
+                dR,
+                db2,
+                dX,
+                np.empty((B, U), dtype=dtype),
+                run.A,
+                dM,
+            )
+            layer_grads.append((dW, dR, db2 if bias.ndim == 2 else db2[0].copy()))
+            if want_dx:
+                if run.input_mask is not None:
+                    dX *= run.input_mask[None]
+                if d == 1:
+                    dX = dX[::-1]
+                dX_below = dX if dX_below is None else dX_below + dX
+        grads[l] = layer_grads
+        dOut, d_finals = dX_below, None
+    return grads, (np.ascontiguousarray(dX_below) if need_dx else None)
