@@ -244,10 +244,12 @@ def check_gradients(
     trainer, idx = _loss_function(estimator, X, y, sample_weight)
     has_embedding = trainer.config.embedding
 
+    # A generator, not None: the trainer treats rng=None as inference (no
+    # stored activations); with dropout and noise off it draws nothing.
     def loss_at():
-        return trainer.loss_and_grads(idx, None)[0]
+        return trainer.loss_and_grads(idx, np.random.default_rng(0))[0]
 
-    loss, grads, _ = trainer.loss_and_grads(idx, None)
+    loss, grads, _ = trainer.loss_and_grads(idx, np.random.default_rng(0))
     if has_embedding:
         rows, grad_rows = grads[0]
         dense = np.zeros_like(trainer.params[0])
