@@ -38,6 +38,11 @@ def _check_config(config):
     pooling = getattr(config, "pooling", "last")
     if pooling not in _POOL_MODES:
         raise ValueError(f"pooling={pooling!r} is not supported with device='cuda'.")
+    if getattr(config, "num_layers", 1) != 1 or getattr(config, "bidirectional", False):
+        raise ValueError(
+            "device='cuda' runs one unidirectional GRU layer; num_layers > 1 and "
+            "bidirectional=True need device='cpu' for now."
+        )
 
 
 def _optimizer_slots(optimizer):
