@@ -39,14 +39,21 @@ __all__ = [
     "sequence_batches",
 ]
 
-# Keras names of the weights in ``get_weights()`` order (one GRU layer).
+# Keras names of one GRU layer's weights and of the head, ``get_weights()`` order.
 _WEIGHT_NAMES = ("kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias")
 
 
-def _weight_names(n_weights, has_embedding):
-    names = list(_WEIGHT_NAMES)
-    if has_embedding:
-        names.insert(0, "embedding")
+def _weight_names(estimator, n_weights, has_embedding):
+    """Keras-style names in ``get_weights()`` order; ``l{i}_`` / ``backward_`` prefixes
+    for stacked and bidirectional models; ``weight_{i}`` if the count does not fit."""
+    num_layers = getattr(estimator, "num_layers", 1)
+    directions = ("", "backward_") if getattr(estimator, "bidirectional", False) else ("",)
+    names = ["embedding"] if has_embedding else []
+    for layer in range(num_layers):
+        for direction in directions:
+            prefix = (f"l{layer}_" if num_layers > 1 else "") + direction
+            names += [prefix + n for n in _WEIGHT_NAMES[:3]]
+    names += list(_WEIGHT_NAMES[3:])
     if len(names) != n_weights:
         return [f"weight_{i}" for i in range(n_weights)]
     return names
@@ -123,14 +130,15 @@ class GradientCheckReport:
 
     def __str__(self):
         verdict = "passed" if self.passed else "FAILED"
+        w = max([len("tensor")] + [len(t.name) for t in self.tensors]) + 2
         lines = [
             f"Gradient check ({verdict}): loss = {self.loss:.6g}, central differences "
             f"eps={self.eps:g}, rtol={self.rtol:g}, atol={self.atol:g}",
-            f"{'tensor':<18}{'shape':<14}{'checked':>8}{'max abs err':>14}{'max rel err':>14}  ok",
+            f"{'tensor':<{w}}{'shape':<14}{'checked':>8}{'max abs err':>14}{'max rel err':>14}  ok",
         ]
         for t in self.tensors:
             lines.append(
-                f"{t.name:<18}{str(t.shape):<14}{t.n_checked:>8}{t.max_abs_error:>14.3e}"
+                f"{t.name:<{w}}{str(t.shape):<14}{t.n_checked:>8}{t.max_abs_error:>14.3e}"
                 f"{t.max_rel_error:>14.3e}  {'yes' if t.passed else 'NO'}"
             )
         return "\n".join(lines)
@@ -257,7 +265,7 @@ def check_gradients(
         grads[0] = dense
     analytic = [np.asarray(g, dtype=np.float64).reshape(p.shape) for g, p in
                 zip(grads, trainer.params)]  # fmt: skip
-    names = _weight_names(len(trainer.params), has_embedding)
+    names = _weight_names(estimator, len(trainer.params), has_embedding)
     rng = np.random.default_rng(random_state)
     tensors, numerical = [], []
     for name, p, a in zip(names, trainer.params, analytic):

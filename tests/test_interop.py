@@ -130,6 +130,22 @@ def test_unsupported_architecture_is_refused():
         to_onnx(clf)
 
 
+@pytest.mark.skipif(
+    "num_layers" not in ConstrainedGRUClassifier().get_params(),
+    reason="no stacked / bidirectional GRUs in this build",
+)
+@pytest.mark.parametrize("params", [{"num_layers": 2}, {"bidirectional": True}])
+def test_stacked_or_bidirectional_model_is_refused(params):
+    clf, _, _ = _fitted(**params)
+    with pytest.raises(ValueError, match="one unidirectional GRU layer"):
+        clf.to_torch_state_dict()
+    sd = _fitted()[0].to_torch_state_dict()
+    with pytest.raises(ValueError, match="one unidirectional GRU layer"):
+        clf.from_torch_state_dict(sd)
+    with pytest.raises(ValueError, match="one unidirectional GRU layer"):
+        to_onnx(clf)
+
+
 def test_unfitted_raises():
     with pytest.raises(NotFittedError):
         ConstrainedGRUClassifier().to_torch_state_dict()

@@ -263,3 +263,18 @@ def test_check_gradients_regressor_if_available():
         reg = Regressor(units=3, max_iter=2, dtype="float64", random_state=0).fit(X, y)
     report = check_gradients(reg, X, y)
     assert report.passed, str(report)
+
+
+@pytest.mark.skipif(
+    "num_layers" not in ConstrainedGRUClassifier().get_params(),
+    reason="no stacked / bidirectional GRUs in this build",
+)
+def test_check_gradients_stacked_bidirectional():
+    clf, X, y = _small_problem(seed=5, num_layers=2, bidirectional=True)
+    report = check_gradients(clf, X, y, max_entries=6, random_state=0)
+    assert report.passed, str(report)
+    names = [t.name for t in report.tensors]
+    assert names[:4] == ["l0_kernel", "l0_recurrent_kernel", "l0_bias", "l0_backward_kernel"]
+    assert names[-2:] == ["dense_kernel", "dense_bias"] and len(names) == 14
+    assert [t.shape for t in report.tensors] == [w.shape for w in clf.get_weights()]
+    assert "l1_backward_recurrent_kernel" in str(report)
