@@ -13,7 +13,7 @@ the kernel and the recurrent kernel, one epoch at a time with
 epoch
 
 * the largest column norm of the recurrent kernel, and
-* the accuracy on the held-out test split.
+* the accuracy on (300 series of) the held-out test split.
 """
 
 import os
@@ -30,6 +30,8 @@ N_EPOCHS = 12 if QUICK else 60
 
 X_train, y_train = load_italy_power_demand(split="train", return_X_y=True)
 X_test, y_test = load_italy_power_demand(split="test", return_X_y=True)
+# Scoring 300 of the 1029 test series after every epoch keeps the example fast.
+X_test, y_test = X_test[:300], y_test[:300]
 classes = np.unique(y_train)
 print(X_train.shape, X_test.shape)
 
@@ -50,7 +52,7 @@ history = {}
 final_norms = {}
 for name, constraint in settings.items():
     clf = ConstrainedGRUClassifier(
-        units=32,
+        units=16,
         learning_rate_init=0.01,
         batch_size=16,
         kernel_constraint=constraint,

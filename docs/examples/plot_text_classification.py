@@ -84,7 +84,7 @@ pipe = make_pipeline(
     ConstrainedGRUClassifier(
         embedding_dim=8,
         learning_rate_init=0.02,
-        max_iter=15 if QUICK else 40,
+        max_iter=25 if QUICK else 40,
         random_state=0,
     ),
 )
