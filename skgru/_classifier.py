@@ -443,8 +443,19 @@ class _BaseGRU(BaseEstimator):
         return self
 
     def _logits(self, seqs, weights=None):
-        weights = self._weights if weights is None else weights
-        return get_backend("cpu").predict_logits(weights, seqs, self._train_config())
+        predicting = weights is None
+        weights = self._weights if predicting else weights
+        logits = get_backend("cpu").predict_logits(weights, seqs, self._train_config())
+        if predicting and not np.isfinite(logits).all():
+            # Finite weights can still overflow (a diverged run's last update
+            # is never evaluated); refuse rather than return NaN or inf.
+            i = int(np.flatnonzero(~np.isfinite(logits).all(axis=1))[0])
+            raise ValueError(
+                f"The model's output for sample {i} is not finite: its weights overflow in "
+                f"{logits.dtype} arithmetic, so training diverged. Refit with a lower "
+                "learning_rate_init, or with clipnorm / global_clipnorm."
+            )
+        return logits
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -90,7 +90,28 @@ def test_huge_learning_rate_raises_or_stays_finite(solver, lr):
             est.predict(X)
     else:
         assert all(np.isfinite(w).all() for w in est.get_weights())
-        assert np.isfinite(est.predict_proba(X)).all()
+        try:
+            assert np.isfinite(est.predict_proba(X)).all()
+        except ValueError as exc:
+            assert "not finite" in str(exc)
+
+
+def test_finite_weights_with_overflowing_output_refuse_to_predict():
+    """Found by test_fuzz: the last update of a diverging run is never evaluated.
+
+    Its weights are finite, but the embedding times the kernel overflows
+    float32, so the output would be NaN; predict raises instead.
+    """
+    est = _est(
+        units=1, max_iter=1, reset_after=False, learning_rate_init=1e30, embedding_dim=2,
+        batch_size="auto",
+    )  # fmt: skip
+    X, y = np.array([[6], [5]]), np.array([0, 1])
+    est.fit(X, y)
+    assert all(np.isfinite(w).all() for w in est.get_weights())
+    for method in (est.predict, est.predict_proba, est.predict_log_proba):
+        with pytest.raises(ValueError, match="output for sample 0 is not finite"):
+            method(X)
 
 
 def test_divergence_message_when_only_the_weights_overflow():
@@ -100,10 +121,7 @@ def test_divergence_message_when_only_the_weights_overflow():
         _est(solver="sgd", learning_rate_init=1e300, batch_size="auto").fit(X, y)
 
 
-# Adam only: SGD and RMSprop restore their learning rate from the optimizer
-# state on a warm start, so a new learning_rate_init does not reach them (the
-# LR_BUG of test_sklearn_compat.py).
-@pytest.mark.parametrize("solver", ["adam"])
+@pytest.mark.parametrize("solver", ["adam", "sgd", "rmsprop"])
 def test_divergence_in_warm_start_keeps_previous_model(solver):
     X, y = _data()
     est = _est(solver=solver, warm_start=True).fit(X, y)

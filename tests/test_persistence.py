@@ -121,6 +121,23 @@ def test_round_trip_predicts_bitwise_identically(tmp_path, name):
             assert type(other) is type(value) and (other == value or value != value), key
 
 
+def test_multilabel_and_regressor_round_trip(tmp_path):
+    from skgru import ConstrainedGRURegressor
+
+    X, _ = _data()
+    rng = np.random.default_rng(4)
+    Y = (rng.random((len(X), 3)) > 0.5).astype(int)
+    est = _est().fit(X, Y)
+    loaded = _round_trip(est, tmp_path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    reg = ConstrainedGRURegressor(units=3, max_iter=3, random_state=0, device="cpu")
+    reg.fit(_ragged(), rng.normal(size=(24, 2)))
+    loaded = _round_trip(reg, tmp_path)
+    assert type(loaded) is ConstrainedGRURegressor
+    np.testing.assert_array_equal(loaded.predict(_ragged()), reg.predict(_ragged()))
+
+
 @pytest.mark.parametrize("solver", ["adam", "sgd", "rmsprop"])
 def test_loaded_model_continues_training_identically(tmp_path, solver):
     X, y = _data(n_classes=3)
