@@ -442,7 +442,7 @@ def main(argv=None):
 
     if args.sim_smoke:
         _cuda.LAUNCH.update(
-            tile=4, unit_threads=4, rows_per_block=2, threads=16, max_blocks=3,
+            tile=4, gemm_reg=2, unit_threads=4, rows_per_block=2, threads=16, max_blocks=3,
             reduce_threads=8, colsum_chunk=3,
         )  # fmt: skip
         _cuda.clear_cache()

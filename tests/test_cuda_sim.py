@@ -40,6 +40,7 @@ pytestmark = pytest.mark.cudasim
 
 SMALL_LAUNCH = {
     "tile": 4,
+    "gemm_reg": 2,
     "unit_threads": 4,
     "rows_per_block": 2,
     "threads": 16,
@@ -77,7 +78,7 @@ def _close(a, b, dtype):
 @pytest.mark.parametrize("tb", [False, True])
 def test_gemm_matches_numpy(dtype, ta, tb):
     rng = np.random.default_rng(0)
-    M, K, N = 7, 9, 6
+    M, K, N = 11, 9, 10  # 2 x 2 blocks of 8 x 8, three k-chunks
     A = rng.normal(size=(K, M) if ta else (M, K)).astype(dtype)
     B = rng.normal(size=(N, K) if tb else (K, N)).astype(dtype)
     ks = _cuda.kernels(dtype)

@@ -42,7 +42,9 @@ from . import _math
 
 __all__ = ["LAUNCH", "clear_cache", "kernels", "KernelSet"]
 
-# Launch configuration. ``tile``: GEMM tile edge (tile x tile threads);
+# Launch configuration. ``tile``: GEMM threads per block edge (tile x tile
+# threads) and k-chunk; ``gemm_reg``: outputs per thread along each edge (a
+# block computes a (tile * gemm_reg)^2 tile of C);
 # ``unit_threads``: threads across hidden units in the recurrent kernels (a
 # stride loop covers larger U); ``rows_per_block``: sequences per block in the
 # recurrent kernels (None = 1; more rows reuse R through L1 but use fewer
@@ -51,6 +53,7 @@ __all__ = ["LAUNCH", "clear_cache", "kernels", "KernelSet"]
 # (a power of two); ``colsum_chunk``: rows per partial column sum.
 LAUNCH = {
     "tile": 16,
+    "gemm_reg": 4,
     "unit_threads": 256,
     "rows_per_block": None,
     "threads": 256,
@@ -88,13 +91,15 @@ def _ceil_div(a, b):
     return -(-a // b)
 
 
-def _build(dtype, tile, reduce_threads):
+def _build(dtype, tile, reg, reduce_threads):
     """Compile-time constants go in as closure variables (dtype, tile sizes)."""
     sdt = np.dtype(dtype)
     cast = sdt.type
     f64 = np.float64
     f64dt = np.dtype(np.float64)
     TILE = tile
+    REG = reg
+    BT = tile * reg
     RT = reduce_threads
     m = _math.build(cuda.jit(device=True))
     gates_reset_after = m.gates_reset_after
@@ -301,59 +306,70 @@ def _build(dtype, tile, reduce_threads):
     def gemm(A, B, C, ta, tb):
         """``C = op(A) @ op(B)``; ``op`` transposes when ``ta`` / ``tb``.
 
-        Tiles are staged in shared memory as ``sA[k, i]`` and ``sB[k, j]`` and
-        loaded along the contiguous axis of each operand (coalesced for both
-        orientations). One thread owns one output and sums ``k`` ascending.
+        A block of ``TILE x TILE`` threads computes a ``BT x BT`` tile of
+        ``C`` (``BT = TILE * REG``), each thread ``REG x REG`` outputs held in
+        registers. Chunks of ``TILE`` along ``k`` are staged in shared memory
+        as ``sA[k, i]`` and ``sB[k, j]``, loaded along the contiguous axis of
+        each operand (coalesced for both orientations). Every output is
+        summed by one thread in ascending ``k``: bitwise reproducible.
         """
-        sA = cuda.shared.array((TILE, TILE), sdt)
-        sB = cuda.shared.array((TILE, TILE), sdt)
+        sA = cuda.shared.array((TILE, BT), sdt)
+        sB = cuda.shared.array((TILE, BT), sdt)
+        acc = cuda.local.array((REG, REG), sdt)
         Mr = C.shape[0]
         Nc = C.shape[1]
         K = A.shape[0] if ta else A.shape[1]
         tx = cuda.threadIdx.x
         ty = cuda.threadIdx.y
-        i0 = cuda.blockIdx.y * TILE
-        j0 = cuda.blockIdx.x * TILE
+        lid = ty * TILE + tx
+        i0 = cuda.blockIdx.y * BT
+        j0 = cuda.blockIdx.x * BT
         zero = cast(0)
-        acc = zero
+        for m in range(REG):
+            for n in range(REG):
+                acc[m, n] = zero
         for k0 in range(0, K, TILE):
-            if ta:
-                k = k0 + ty
-                i = i0 + tx
-                if k < K and i < Mr:
-                    sA[ty, tx] = A[k, i]
+            for q in range(REG):
+                e = lid + q * (TILE * TILE)
+                if ta:
+                    c = e // BT
+                    r = e - c * BT
+                    k = k0 + c
+                    i = i0 + r
+                    sA[c, r] = A[k, i] if (k < K and i < Mr) else zero
                 else:
-                    sA[ty, tx] = zero
-            else:
-                i = i0 + ty
-                k = k0 + tx
-                if k < K and i < Mr:
-                    sA[tx, ty] = A[i, k]
+                    r = e // TILE
+                    c = e - r * TILE
+                    k = k0 + c
+                    i = i0 + r
+                    sA[c, r] = A[i, k] if (k < K and i < Mr) else zero
+                if tb:
+                    r = e // TILE
+                    c = e - r * TILE
+                    k = k0 + c
+                    j = j0 + r
+                    sB[c, r] = B[j, k] if (k < K and j < Nc) else zero
                 else:
-                    sA[tx, ty] = zero
-            if tb:
-                j = j0 + ty
-                k = k0 + tx
-                if k < K and j < Nc:
-                    sB[tx, ty] = B[j, k]
-                else:
-                    sB[tx, ty] = zero
-            else:
-                k = k0 + ty
-                j = j0 + tx
-                if k < K and j < Nc:
-                    sB[ty, tx] = B[k, j]
-                else:
-                    sB[ty, tx] = zero
+                    c = e // BT
+                    r = e - c * BT
+                    k = k0 + c
+                    j = j0 + r
+                    sB[c, r] = B[k, j] if (k < K and j < Nc) else zero
             cuda.syncthreads()
             kmax = min(TILE, K - k0)
             for kk in range(kmax):
-                acc += sA[kk, ty] * sB[kk, tx]
+                for m in range(REG):
+                    a = sA[kk, ty + m * TILE]
+                    for n in range(REG):
+                        acc[m, n] += a * sB[kk, tx + n * TILE]
             cuda.syncthreads()
-        i = i0 + ty
-        j = j0 + tx
-        if i < Mr and j < Nc:
-            C[i, j] = acc
+        for m in range(REG):
+            i = i0 + ty + m * TILE
+            if i < Mr:
+                for n in range(REG):
+                    j = j0 + tx + n * TILE
+                    if j < Nc:
+                        C[i, j] = acc[m, n]
 
     # -- the recurrence ----------------------------------------------------------
 
@@ -899,7 +915,9 @@ class KernelSet:
         self.dtype = np.dtype(dtype)
         self.one = self.dtype.type(1)
         self.launch = launch
-        self.k = _build(self.dtype, int(launch["tile"]), int(launch["reduce_threads"]))
+        self.k = _build(
+            self.dtype, int(launch["tile"]), int(launch["gemm_reg"]), int(launch["reduce_threads"])
+        )
 
     # -- helpers ---------------------------------------------------------------
 
@@ -968,8 +986,9 @@ class KernelSet:
     def gemm(self, A, B, C, ta=False, tb=False):
         """``C (M, N) = op(A) @ op(B)``."""
         tile = int(self.launch["tile"])
+        bt = tile * int(self.launch["gemm_reg"])
         Mr, Nc = C.shape
-        grid = (max(1, _ceil_div(Nc, tile)), max(1, _ceil_div(Mr, tile)))
+        grid = (max(1, _ceil_div(Nc, bt)), max(1, _ceil_div(Mr, bt)))
         self._go("gemm", grid, (tile, tile), 0, A, B, C, bool(ta), bool(tb))
 
     def _recurrent_launch(self, B, U, n_shared):
