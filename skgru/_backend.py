@@ -22,6 +22,7 @@ import numpy as np
 from ._constraints import apply_constraint
 from ._cpu_stack import pooled_output, split_params, stack_backward, stack_forward
 from ._kernels import _cpu
+from ._kernels._config import blas_threads
 from ._network import draw_regularisers, head_loss_grad
 from ._optimizers import clip_gradients
 from ._sequences import time_major_batch
@@ -113,7 +114,9 @@ class CPUTrainer:
         )
         if noise is not None:
             X += noise
-        out, finals, cache = stack_forward(X, mask, blocks, cfg, rng, (input_mask, rmask))
+        out, finals, cache = stack_forward(
+            X, mask, blocks, cfg, training=True, rng=rng, first_masks=(input_mask, rmask)
+        )
         pooled, aux = pooled_output(out, finals, mask, cfg.pooling)
         logits = pooled @ Wd + bd
         loss, dlogits, w_sum = head_loss_grad(logits, self.Y[idx], self.w[idx], cfg.out_activation)
@@ -146,6 +149,10 @@ class CPUTrainer:
 
     def step(self, idx, rng):
         """One optimizer step on batch ``idx``: gradients, clipping, update, constraints."""
+        with blas_threads():
+            return self._step(idx, rng)
+
+    def _step(self, idx, rng):
         cfg = self.config
         loss, grads, w_sum = self.loss_and_grads(idx, rng)
         rows = None
@@ -179,10 +186,11 @@ class CPUTrainer:
     def run_epoch(self, batches, rng):
         total = 0.0
         weight = 0.0
-        for idx in batches:
-            loss, w_sum = self.step(idx, rng)
-            total += loss * w_sum
-            weight += w_sum
+        with blas_threads():
+            for idx in batches:
+                loss, w_sum = self._step(idx, rng)
+                total += loss * w_sum
+                weight += w_sum
         return total / weight
 
 
@@ -216,13 +224,14 @@ class CPUBackend:
         dtype = Wd.dtype
         out = np.empty((seqs.n_samples, Wd.shape[0]), dtype=dtype)
         order = _length_order(seqs)
-        for start in range(0, seqs.n_samples, batch_size):
-            idx = order[start : start + batch_size]
-            Xv, mask = time_major_batch(seqs, idx)
-            X = E[Xv] if config.embedding else Xv
-            X = np.ascontiguousarray(X, dtype=dtype)
-            seq_out, finals, _ = stack_forward(X, mask, blocks, config)
-            out[idx] = pooled_output(seq_out, finals, mask, config.pooling)[0]
+        with blas_threads():
+            for start in range(0, seqs.n_samples, batch_size):
+                idx = order[start : start + batch_size]
+                Xv, mask = time_major_batch(seqs, idx)
+                X = E[Xv] if config.embedding else Xv
+                X = np.ascontiguousarray(X, dtype=dtype)
+                seq_out, finals, _ = stack_forward(X, mask, blocks, config, training=False)
+                out[idx] = pooled_output(seq_out, finals, mask, config.pooling)[0]
         return out
 
     def predict_logits(self, params, seqs, config, batch_size=256):

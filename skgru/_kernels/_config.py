@@ -35,6 +35,46 @@ def scalar(func):
     return numba.njit(**SCALAR_OPTIONS)(func)
 
 
+# BLAS threads inside the kernels. The per-step products of a GRU are small
+# ((B, U) x (U, 3U)); with 2 OpenBLAS threads on a busy 2-core machine they ran
+# 25x slower than with one (a (64,128)x(128,384) product: 33 ms vs 1.1 ms per
+# call, benchmarks/NOTES.md), because OpenBLAS's spinning threads fight every
+# other process. With one BLAS thread per fit, GridSearchCV(n_jobs=2) also
+# cannot oversubscribe (processes x BLAS threads <= cores). SKGRU_BLAS_THREADS
+# overrides it (an int; 0 = leave BLAS alone).
+BLAS_THREADS = int(os.environ.get("SKGRU_BLAS_THREADS", "1") or 0) or None
+
+_CONTROLLER = None
+
+
+def _controller():
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        # Load the BLAS that numba's np.dot calls (scipy's) before scanning.
+        import scipy.linalg.cython_blas  # noqa: F401
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
+
+
+@contextmanager
+def blas_threads(n_threads=BLAS_THREADS):
+    """Limit the BLAS libraries to ``n_threads`` for the block; always restored.
+
+    ``None`` leaves them alone. Costs about 0.1 ms (the library scan is done
+    once per process).
+    """
+    if n_threads is None:
+        yield
+        return
+    limiter = _controller().limit(limits=int(n_threads), user_api="blas")
+    try:
+        yield
+    finally:
+        limiter.restore_original_limits()
+
+
 @contextmanager
 def numba_threads(n_threads):
     """Set numba's thread count for the block and always restore it.

@@ -23,12 +23,109 @@ recurrent dropout, ``S`` of shape ``(0, ...)`` means inference (nothing stored),
 ``dX`` of shape ``(0, ...)`` means the input gradient is not wanted.
 """
 
+import math
+
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from . import _math
 from ._config import njit, scalar
 
-_m = _math.build(scalar)
+# --------------------------------------------------------------------------- #
+# float32 transcendentals that LLVM can vectorize.
+#
+# libm's tanhf/expf are scalar calls (about 16 ns per tanh, MEASURED.md) and
+# the llvmlite wheels have no SVML, so the gate loop of the forward pass was
+# bound by them. For float32 we use the rational tanh of Eigen / XLA
+# (``generic_fast_tanh_float``: odd degree-13 numerator, even degree-6
+# denominator, input clamped to +-7.905 where it rounds to +-1): plain
+# multiply/add/divide/select, vectorized with AVX2/AVX-512 under
+# ``error_model="numpy"`` (about 18x faster than libm tanh in a loop, measured in
+# benchmarks/NOTES.md). Its error is a few float32 ulps (max abs and rel error
+# 3.6e-7 on [-20, 20]; tests/test_fastmath.py bounds it). The logistic is
+# ``0.5 * tanh(0.5 x) + 0.5`` (absolute error < 3e-7). float64 keeps the exact
+# libm functions, so the float64 path still matches the oracle to rounding.
+# --------------------------------------------------------------------------- #
+
+_TANH_CLAMP = np.float32(7.90531110763549805)
+_TANH_TINY = np.float32(0.0004)
+_TA13 = np.float32(-2.76076847742355e-16)
+_TA11 = np.float32(2.00018790482477e-13)
+_TA9 = np.float32(-8.60467152213735e-11)
+_TA7 = np.float32(5.12229709037114e-08)
+_TA5 = np.float32(1.48572235717979e-05)
+_TA3 = np.float32(6.37261928875436e-04)
+_TA1 = np.float32(4.89352455891786e-03)
+_TB6 = np.float32(1.19825839466702e-06)
+_TB4 = np.float32(1.18534705686654e-04)
+_TB2 = np.float32(2.26843463243900e-03)
+_TB0 = np.float32(4.89352518554385e-03)
+_HALF32 = np.float32(0.5)
+
+
+@njit
+def _tanh_f32(x):
+    xc = min(max(x, -_TANH_CLAMP), _TANH_CLAMP)
+    x2 = xc * xc
+    p = _TA13 * x2 + _TA11
+    p = p * x2 + _TA9
+    p = p * x2 + _TA7
+    p = p * x2 + _TA5
+    p = p * x2 + _TA3
+    p = p * x2 + _TA1
+    q = _TB6 * x2 + _TB4
+    q = q * x2 + _TB2
+    q = q * x2 + _TB0
+    r = (p * xc) / q
+    # Near 0 the rational's relative error grows; tanh(x) rounds to x there.
+    return x if abs(x) < _TANH_TINY else r
+
+
+@njit
+def _sigmoid_f32(x):
+    return _HALF32 * _tanh_f32(_HALF32 * x) + _HALF32
+
+
+_exact = _math.build(scalar)
+_exact_sigmoid = _exact.sigmoid
+
+
+def _tanh(x):
+    """tanh: the vectorizable rational for float32, libm otherwise."""
+    return math.tanh(x)
+
+
+def _sigmoid(x, one):
+    """Logistic: the tanh-based form for float32, the exact two-branch one otherwise."""
+    return _exact_sigmoid(x, one)
+
+
+@overload(_tanh)
+def _tanh_impl(x):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+        return lambda x: _tanh_f32(x)
+    return lambda x: math.tanh(x)
+
+
+@overload(_sigmoid)
+def _sigmoid_impl(x, one):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+        return lambda x, one: _sigmoid_f32(x)
+    return lambda x, one: _exact_sigmoid(x, one)
+
+
+@scalar
+def _tanh_any(x):
+    return _tanh(x)
+
+
+@scalar
+def _sigmoid_any(x, one):
+    return _sigmoid(x, one)
+
+
+_m = _math.build(scalar, tanh=_tanh_any, sigmoid=_sigmoid_any)
 _gates_reset_after = _m.gates_reset_after
 _update_gates = _m.update_gates
 _candidate_reset_before = _m.candidate_reset_before

@@ -20,16 +20,29 @@ import math
 from types import SimpleNamespace
 
 
-def build(jit):
-    """Compile the scalar gate math with ``jit``; returns a namespace of functions."""
+def build(jit, tanh=None, sigmoid=None):
+    """Compile the scalar gate math with ``jit``; returns a namespace of functions.
 
-    @jit
-    def sigmoid(x, one):
-        # Two branches so that exp never overflows: for x < 0 use e^x / (1 + e^x).
-        if x >= 0:
-            return one / (one + math.exp(-x))
-        e = math.exp(x)
-        return e / (one + e)
+    ``tanh(x)`` and ``sigmoid(x, one)`` may be given already compiled for the
+    target (the CPU passes dtype-dispatching versions whose float32 path is a
+    vectorizable rational approximation; see :mod:`skgru._kernels._cpu`);
+    by default they are the exact ones below.
+    """
+    if tanh is None:
+
+        @jit
+        def tanh(x):
+            return math.tanh(x)
+
+    if sigmoid is None:
+
+        @jit
+        def sigmoid(x, one):
+            # Two branches so that exp never overflows: for x < 0 use e^x / (1 + e^x).
+            if x >= 0:
+                return one / (one + math.exp(-x))
+            e = math.exp(x)
+            return e / (one + e)
 
     @jit
     def gates_reset_after(a_z, a_r, a_n, m_z, m_r, m_n, h_prev, one):
@@ -39,7 +52,7 @@ def build(jit):
         """
         z = sigmoid(a_z + m_z, one)
         r = sigmoid(a_r + m_r, one)
-        n = math.tanh(a_n + r * m_n)
+        n = tanh(a_n + r * m_n)
         h_new = z * h_prev + (one - z) * n
         return z, r, n, h_new
 
@@ -54,7 +67,7 @@ def build(jit):
 
         Returns ``(n, h_new)``.
         """
-        n = math.tanh(a_n + q)
+        n = tanh(a_n + q)
         return n, z * h_prev + (one - z) * n
 
     @jit
@@ -78,6 +91,7 @@ def build(jit):
 
     return SimpleNamespace(
         sigmoid=sigmoid,
+        tanh=tanh,
         gates_reset_after=gates_reset_after,
         update_gates=update_gates,
         candidate_reset_before=candidate_reset_before,

@@ -1,0 +1,82 @@
+"""Error bounds of the CPU kernels' vectorizable float32 tanh / logistic.
+
+The float32 gate math uses a rational tanh (see ``skgru/_kernels/_cpu.py``);
+float64 must keep the exact libm functions so the float64 kernels still agree
+with the NumPy oracle to rounding.
+"""
+
+import numba
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from skgru._kernels import _cpu
+
+
+@numba.njit(error_model="numpy")
+def _apply_tanh(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _cpu._tanh_any(x[i])
+
+
+@numba.njit(error_model="numpy")
+def _apply_sigmoid(x, one, out):
+    for i in range(x.shape[0]):
+        out[i] = _cpu._sigmoid_any(x[i], one)
+
+
+def _inputs(dtype):
+    rng = np.random.default_rng(0)
+    x = np.concatenate(
+        [
+            np.linspace(-30, 30, 200_001),
+            rng.standard_normal(50_000) * 4,
+            np.logspace(-12, 1.5, 2_000),
+            -np.logspace(-12, 1.5, 2_000),
+            [0.0, -0.0, 1e-30, 88.0, -88.0, 1e4, -1e4],
+        ]
+    )
+    return x.astype(dtype)
+
+
+def test_tanh_float32_error_bound():
+    x = _inputs(np.float32)
+    out = np.empty_like(x)
+    _apply_tanh(x, out)
+    ref = np.tanh(x.astype(np.float64))
+    err = np.abs(out.astype(np.float64) - ref)
+    # A few float32 ulps: measured max 3.6e-7 absolute and relative.
+    assert err.max() < 5e-7
+    assert (err / np.maximum(np.abs(ref), 1e-30)).max() < 5e-7
+    assert np.all(np.abs(out) <= 1)
+    # Odd exactly; monotone up to its rounding error (the switch to ``x`` near 0
+    # and the polynomial's last ulps can step back by a few ulps).
+    neg = np.empty_like(x)
+    _apply_tanh(-x, neg)
+    np.testing.assert_array_equal(neg, -out)
+    xs = np.sort(x)
+    ys = np.empty_like(xs)
+    _apply_tanh(xs, ys)
+    assert np.diff(ys.astype(np.float64)).min() > -5e-7
+
+
+def test_sigmoid_float32_error_bound():
+    x = _inputs(np.float32)
+    out = np.empty_like(x)
+    _apply_sigmoid(x, np.float32(1), out)
+    ref = expit(x.astype(np.float64))
+    assert np.abs(out.astype(np.float64) - ref).max() < 3e-7
+    assert np.all((out >= 0) & (out <= 1))
+
+
+@pytest.mark.parametrize("which", ["tanh", "sigmoid"])
+def test_float64_is_exact(which):
+    x = _inputs(np.float64)
+    out = np.empty_like(x)
+    if which == "tanh":
+        _apply_tanh(x, out)
+        ref = np.tanh(x)
+    else:
+        _apply_sigmoid(x, 1.0, out)
+        ref = expit(x)
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-300)
