@@ -80,7 +80,7 @@ def _constraint_plan(constraint, shape):
 class _Workspace:
     """Per-batch device buffers for up to ``T`` steps and ``B`` sequences."""
 
-    def __init__(self, dtype, T, B, F, U, K, colsum_size, pooled, embedding):
+    def __init__(self, dtype, T, B, F, U, K, pooled, embedding):
         def z(n, dt=dtype):
             return cuda.device_array(max(int(n), 1), dtype=dt)
 
@@ -96,9 +96,9 @@ class _Workspace:
         self.logits = z(B * K)
         self.dlogits = z(B * K)
         self.row_loss = z(B, np.float64)
+        self.dbp = z(B * 6 * U)
         self.G = z(B * U)
         self.RT = z(3 * U * U)
-        self.partial = z(colsum_size)
         self.zeros = cuda.to_device(np.zeros(max(B * U, 1), dtype=dtype))
         if pooled:
             self.pooled = z(B * U)
@@ -232,15 +232,9 @@ class CUDATrainer:
 
     def _workspace(self, B):
         if self.ws is None or self.ws.B < B:
-            N = self.T * B
-            colsum = max(
-                self.ks.colsum_workspace_size(N, 3 * self.U),
-                self.ks.colsum_workspace_size(B, self.K),
-            )
             self.ws = _Workspace(
-                self.dtype, self.T, B, self.F, self.U, self.K, colsum,
-                self.pool_mode != 0, self.embedding,
-            )  # fmt: skip
+                self.dtype, self.T, B, self.F, self.U, self.K, self.pool_mode != 0, self.embedding
+            )
         return self.ws
 
     # -- the trainer interface -----------------------------------------------------
@@ -274,10 +268,17 @@ class CUDATrainer:
                 self.d_E_slots[name].copy_to_device(np.ascontiguousarray(arrays[0]))
 
     def run_epoch(self, batches, rng):
+        # One upload of the epoch's indices: a per-batch host-to-device copy
+        # would wait for the previous batch's kernels every step.
+        batches = [np.asarray(idx, dtype=np.int64) for idx in batches]
+        d_all = cuda.to_device(np.concatenate(batches)) if batches else None
         self.acc.copy_to_device(np.zeros(1, dtype=np.float64))
         weight = 0.0
+        start = 0
         for idx in batches:
-            weight += self.step(idx, rng)
+            n = idx.shape[0]
+            weight += self.step(idx, rng, d_all[start : start + n])
+            start += n
         total = float(self.acc.copy_to_host()[0])
         return total / weight
 
@@ -289,7 +290,7 @@ class CUDATrainer:
 
     # -- one step ------------------------------------------------------------------
 
-    def forward_backward(self, idx, rng):
+    def forward_backward(self, idx, rng, d_idx=None):
         """Gradients of batch ``idx`` into ``d_grads`` (and the embedding rows).
 
         The loss goes to ``acc``; returns ``w_sum``, the batch's total sample
@@ -332,7 +333,8 @@ class CUDATrainer:
         W, R, _, Wd, bd = self.p_views
         gW, gR, _, gWd, gbd = self.g_views
 
-        d_idx = cuda.to_device(idx)
+        if d_idx is None:
+            d_idx = cuda.to_device(idx)
         d_noise = cuda.to_device(noise) if noise is not None else ks._dummy3()
         d_imask = cuda.to_device(input_mask) if input_mask is not None else ks._dummy2()
         d_rmask = cuda.to_device(rmask) if rmask is not None else None
@@ -341,7 +343,6 @@ class CUDATrainer:
             ks.gather_tokens(self.d_values, self.d_vmask, d_idx, t0, self.d_E, *gather_args)
         else:
             ks.gather_batch(self.d_values, self.d_vmask, d_idx, t0, *gather_args)
-        H[0].copy_to_device(ws.zeros[: B * U].reshape(B, U))
         ks.gru_forward(X, M, W, R, self.b2, None, d_rmask, cfg.reset_after, H, S, A)
 
         # Pooling and the head: logits, loss, and the gradients of the dense layer.
@@ -352,30 +353,32 @@ class CUDATrainer:
             arg = ws.arg[: B * U].reshape(B, U)
             count = ws.count[:B]
             ks.pool_forward(H, M, self.pool_mode, pooled, arg, count)
-        ks.gemm(pooled, Wd, logits)
         w_sum = float(self.w_host[idx].sum())
-        ks.head_loss(
-            logits, bd, self.d_Y, self.d_w, d_idx, w_sum, self.head_mode, dlogits, row_loss
-        )
-        ks.gemm(pooled, dlogits, gWd, ta=True)
-        ks.column_sums(dlogits, gbd, ws.partial)
+        if cfg.alpha > 0:  # the penalty uses the weights before this step's update
+            ks.sumsq_segments(self.d_params, self.d_l2_starts, self.d_l2_lengths, self.d_pnorms)
         if self.pool_mode == 0:
-            ks.gemm(dlogits, Wd, G, tb=True)
-            dH_seq = None
+            dpooled = G
         else:
             dpooled = ws.dpooled[: B * U].reshape(B, U)
-            ks.gemm(dlogits, Wd, dpooled, tb=True)
+        ks.head_step(
+            pooled, Wd, bd, self.d_Y, self.d_w, d_idx, w_sum, self.head_mode, cfg.alpha,
+            self.d_pnorms, logits, dlogits, row_loss, gWd, gbd, dpooled, self.acc,
+        )  # fmt: skip
+        if self.pool_mode == 0:
+            dH_seq = None
+        else:
             dH_seq = ws.dH_seq[: N * U].reshape(Tb, B, U)
             ks.pool_backward(dpooled, M, self.pool_mode, arg, count, dH_seq)
             G.copy_to_device(ws.zeros[: B * U].reshape(B, U))
 
         # Back through time, then the weight gradients as products over all rows.
         ks.transpose(R, RT)
-        ks.gru_backward_steps(M, RT, d_rmask, cfg.reset_after, H, S, dH_seq, G, dA, dM)
+        dbp = ws.dbp[: B * 6 * U].reshape(B, 6 * U)
+        ks.gru_backward_steps(M, RT, d_rmask, cfg.reset_after, H, S, dH_seq, G, dA, dM, dbp)
+        ks.sum_rows(dbp, self.db2.reshape(6 * U))
         dA2 = dA.reshape(N, 3 * U)
         dM2 = dM.reshape(N, 3 * U)
         ks.gemm(X.reshape(N, F), dA2, gW, ta=True)
-        ks.column_sums(dA2, self.db2[0], ws.partial)
         if d_rmask is not None:
             if ws.Hm is None or ws.Hm.size < N * U:
                 ws.Hm = cuda.device_array(self.T * ws.B * U, dtype=self.dtype)
@@ -387,22 +390,19 @@ class CUDATrainer:
             Hp = ws.H[: N * U].reshape(N, U)
         if cfg.reset_after:
             ks.gemm(Hp, dM2, gR, ta=True)
-            ks.column_sums(dM2, self.db2[1], ws.partial)
         else:
             ks.gemm(Hp, dM2[:, : 2 * U], gR[:, : 2 * U], ta=True)
             RH2 = S.reshape(N, 4 * U)[:, 3 * U :]
             ks.gemm(RH2, dM2[:, 2 * U :], gR[:, 2 * U :], ta=True)
 
-        # L2 penalty on the kernels (loss and gradient), then the loss sum.
+        # The L2 penalty's gradient on the kernels.
         if cfg.alpha > 0:
-            ks.sumsq_segments(self.d_params, self.d_l2_starts, self.d_l2_lengths, self.d_pnorms)
             for i in L2_PENALISED:
                 ks.axpy(
                     self._flat_view(self.d_grads, i),
                     self._flat_view(self.d_params, i),
                     cfg.alpha / w_sum,
                 )
-        ks.accumulate_loss(row_loss, w_sum, cfg.alpha, self.d_pnorms, self.acc)
 
         if self.embedding:
             self._embedding_rows(ws, dA2, W, idx, t0, t1, input_mask, d_imask, N, Tb, B)
@@ -526,9 +526,12 @@ class CUDATrainer:
                     plan, self.constraints[i], self.p_views[i], self._flat_view(self.d_params, i)
                 )
 
-    def step(self, idx, rng):
-        """One optimizer step on batch ``idx``; returns the batch's sample weight."""
-        w_sum = self.forward_backward(idx, rng)
+    def step(self, idx, rng, d_idx=None):
+        """One optimizer step on batch ``idx``; returns the batch's sample weight.
+
+        ``d_idx`` is ``idx`` already on the device (or None).
+        """
+        w_sum = self.forward_backward(idx, rng, d_idx)
         self.clip()
         self.update()
         self.constrain()
@@ -577,8 +580,7 @@ class CUDABackend:
             d_H = cuda.device_array((T + 1, B, U), dtype=dtype)
             d_A = cuda.device_array((T, B, 3 * U), dtype=dtype)
             ks.gru_forward(
-                cuda.to_device(X), d_mask, d_W, d_R, d_b2,
-                cuda.to_device(np.zeros((B, U), dtype=dtype)), None, config.reset_after,
+                cuda.to_device(X), d_mask, d_W, d_R, d_b2, None, None, config.reset_after,
                 d_H, None, d_A,
             )  # fmt: skip
             if pool_mode == 0:

@@ -46,7 +46,6 @@ SMALL_LAUNCH = {
     "threads": 16,
     "max_blocks": 3,
     "reduce_threads": 8,
-    "colsum_chunk": 3,
 }
 
 # float64 agrees with the CPU to rounding (different summation orders).
@@ -159,18 +158,19 @@ def test_forward_backward_match_cpu(dtype, reset_after, use_rmask):
     G = cuda.to_device(dh_last.copy())
     ddA = _poisoned(A.shape, dtype)
     ddM = _poisoned(A.shape, dtype)
+    dbp = _poisoned((B, 6 * U), dtype)
     ks.gru_backward_steps(
-        d["mask"], RT, d_rmask, reset_after, dH, dS, cuda.to_device(dH_seq), G, ddA, ddM
+        d["mask"], RT, d_rmask, reset_after, dH, dS, cuda.to_device(dH_seq), G, ddA, ddM, dbp
     )
     _close(G.copy_to_host(), dh0, dtype)
+    _close(ddM.copy_to_host(), dM, dtype)
     N = T * B
-    gdA = ddA.reshape(N, 3 * U)
     gW = _poisoned(W.shape, dtype)
-    ks.gemm(d["X"].reshape(N, F), gdA, gW, ta=True)
+    ks.gemm(d["X"].reshape(N, F), ddA.reshape(N, 3 * U), gW, ta=True)
     _close(gW.copy_to_host(), dW, dtype)
-    gb = _poisoned((3 * U,), dtype)
-    ks.column_sums(gdA, gb, cuda.device_array(ks.colsum_workspace_size(N, 3 * U), dtype))
-    _close(gb.copy_to_host(), db2[0], dtype)
+    gb = _poisoned((6 * U,), dtype)
+    ks.sum_rows(dbp, gb)
+    _close(gb.copy_to_host().reshape(2, 3 * U), db2, dtype)
 
 
 def test_forward_matches_reference_oracle():
@@ -193,10 +193,11 @@ def test_forward_matches_reference_oracle():
     "mode, out_activation, K",
     [(0, "softmax", 4), (1, "logistic", 1), (1, "logistic", 3), (2, "identity", 2)],
 )
-def test_head_loss_matches_host(mode, out_activation, K):
+def test_head_step_matches_host(mode, out_activation, K):
     rng = np.random.default_rng(4)
-    B, N = 5, 8
-    logits = rng.normal(size=(B, K)) * 3
+    B, U, N, alpha = 5, 3, 8, 0.1
+    pooled = rng.normal(size=(B, U))
+    Wd = rng.normal(size=(U, K))
     bd = rng.normal(size=K)
     if out_activation == "softmax":
         Y = np.eye(K)[rng.integers(0, K, N)]
@@ -206,16 +207,26 @@ def test_head_loss_matches_host(mode, out_activation, K):
         Y = rng.normal(size=(N, K))
     w = rng.uniform(0.5, 2.0, N)
     idx = np.array([6, 0, 3, 3, 1])
-    loss, dlog, w_sum = head_loss_grad(logits + bd, Y[idx], w[idx], out_activation)
+    pnorms = np.array([0.5, 1.5, 2.0])
+    loss, dlog, w_sum = head_loss_grad(pooled @ Wd + bd, Y[idx], w[idx], out_activation)
+    loss += 0.5 * alpha * pnorms.sum() / w_sum
     ks = _cuda.kernels(np.float64)
-    d_dlog = _poisoned((B, K), np.float64)
-    row_loss = _poisoned((B,), np.float64)
-    ks.head_loss(
-        cuda.to_device(logits), cuda.to_device(bd), cuda.to_device(Y), cuda.to_device(w),
-        cuda.to_device(idx), w_sum, mode, d_dlog, row_loss,
+    out = {
+        name: _poisoned(shape, np.float64)
+        for name, shape in [("logits", (B, K)), ("dlogits", (B, K)), ("row_loss", (B,)),
+                            ("gWd", (U, K)), ("gbd", (K,)), ("dpooled", (B, U))]
+    }  # fmt: skip
+    acc = cuda.to_device(np.array([1.0]))
+    ks.head_step(
+        *[cuda.to_device(a) for a in (pooled, Wd, bd, Y, w, idx)], w_sum, mode, alpha,
+        cuda.to_device(pnorms), *out.values(), acc,
     )  # fmt: skip
-    np.testing.assert_allclose(d_dlog.copy_to_host(), dlog, rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(row_loss.copy_to_host().sum() / w_sum, loss, rtol=1e-13)
+    got = {k: v.copy_to_host() for k, v in out.items()}
+    np.testing.assert_allclose(got["dlogits"], dlog, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(got["gWd"], pooled.T @ dlog, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(got["gbd"], dlog.sum(axis=0), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(got["dpooled"], dlog @ Wd.T, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(acc.copy_to_host()[0], 1.0 + loss * w_sum, rtol=1e-13)
 
 
 def _segments(arrays):

@@ -22,9 +22,12 @@ Design
 * Backward through time is the same shape in reverse; it writes ``dA`` and
   ``dM`` for every step, and the weight gradients are GEMMs afterwards
   (SPEC.md 1b).
-* Reductions (column sums, norms, the loss) run in a fixed order: per-chunk
-  sequential partial sums then a sequential sum of the partials, or one block
-  with a fixed tree; never atomics.
+* Reductions (bias gradients, norms, the loss) run in a fixed order: each
+  thread sums its own sequence over time, then one thread per column sums the
+  batch in order, or one block reduces with a fixed tree; never atomics.
+* The head of a training step (logits, loss, dlogits, the dense layer's
+  gradients, the gradient on the pooled state, the epoch's loss sum) is one
+  single-block launch: launches, not arithmetic, dominate at these sizes.
 
 The scalar gate math is :mod:`._math` compiled with
 ``cuda.jit(device=True)``; it is not rewritten here.
@@ -50,7 +53,7 @@ __all__ = ["LAUNCH", "clear_cache", "kernels", "KernelSet"]
 # recurrent kernels (None = 1; more rows reuse R through L1 but use fewer
 # blocks); ``threads``: elementwise kernels; ``max_blocks``: cap of
 # grid-stride elementwise launches; ``reduce_threads``: one-block reductions
-# (a power of two); ``colsum_chunk``: rows per partial column sum.
+# (a power of two).
 LAUNCH = {
     "tile": 16,
     "gemm_reg": 4,
@@ -59,7 +62,6 @@ LAUNCH = {
     "threads": 256,
     "max_blocks": 4096,
     "reduce_threads": 256,
-    "colsum_chunk": 256,
 }
 
 # Largest dynamic shared memory a block asks for without opting in.
@@ -374,7 +376,9 @@ def _build(dtype, tile, reg, reduce_threads):
     # -- the recurrence ----------------------------------------------------------
 
     @cuda.jit
-    def gru_forward_steps(A, mask, R, b_i, b_h, rmask, use_rmask, reset_after, store, H, S, one):
+    def gru_forward_steps(
+        A, mask, R, b_i, b_h, rmask, use_rmask, reset_after, store, zero_h0, H, S, one
+    ):
         """All timesteps for this block's rows; ``A`` holds ``X @ W`` (no bias).
 
         Shared memory (dynamic): ``h`` double buffer ``[2][rows][U]``, then
@@ -395,6 +399,8 @@ def _build(dtype, tile, reg, reduce_threads):
         rhoff = (3 * nrow + ty) * U
         for j in range(tx, U, TX):
             if row_ok:
+                if zero_h0:
+                    H[0, b, j] = zero
                 sh[ty * U + j] = H[0, b, j]
         cuda.syncthreads()
         for t in range(T):
@@ -497,12 +503,15 @@ def _build(dtype, tile, reg, reduce_threads):
 
     @cuda.jit
     def gru_backward_steps(
-        mask, RT, rmask, use_rmask, reset_after, H, S, dH_seq, has_seq, G, dA, dM, one
+        mask, RT, rmask, use_rmask, reset_after, H, S, dH_seq, has_seq, G, dA, dM, dbp, one
     ):
         """Back-propagation through time for this block's rows.
 
         ``G (B, U)`` holds the gradient on the final state on entry and the
-        gradient on ``H[0]`` on exit. ``RT`` is ``R.T`` (3U, U). Shared memory:
+        gradient on ``H[0]`` on exit. ``RT`` is ``R.T`` (3U, U). ``dbp (B,
+        6U)`` receives each sequence's sums over time of ``dA`` and ``dM``
+        (the bias gradients, before the sum over the batch; zeros for ``dM``
+        when reset_after=False). Shared memory:
         ``g [rows][U]`` then ``dM row [rows][3U]`` (reset_after) or ``dn
         [rows][U]``, ``[dz | dr] [rows][2U]``, ``dRH * r [rows][U]``.
         """
@@ -526,6 +535,8 @@ def _build(dtype, tile, reg, reduce_threads):
         for j in range(tx, U, TX):
             if row_ok:
                 sh[goff + j] = G[b, j]
+                for c in range(6):
+                    dbp[b, c * U + j] = zero
         cuda.syncthreads()
         for t in range(T - 1, -1, -1):
             valid = False
@@ -555,6 +566,12 @@ def _build(dtype, tile, reg, reduce_threads):
                             sh[dmoff + U + j] = dr
                             sh[dmoff + 2 * U + j] = dnr
                             sh[goff + j] = gv * z
+                            dbp[b, j] += dz
+                            dbp[b, U + j] += dr
+                            dbp[b, 2 * U + j] += dn
+                            dbp[b, 3 * U + j] += dz
+                            dbp[b, 4 * U + j] += dr
+                            dbp[b, 5 * U + j] += dnr
                         else:
                             for c in range(3):
                                 dA[t, b, c * U + j] = zero
@@ -588,6 +605,8 @@ def _build(dtype, tile, reg, reduce_threads):
                             sh[dnoff + j] = dn
                             sh[dzroff + j] = dz
                             sh[goff + j] = gv * z
+                            dbp[b, j] += dz
+                            dbp[b, 2 * U + j] += dn
                         else:
                             sh[dnoff + j] = zero
                             sh[goff + j] = gv
@@ -606,6 +625,7 @@ def _build(dtype, tile, reg, reduce_threads):
                             dA[t, b, U + j] = dr
                             dM[t, b, U + j] = dr
                             sh[dzroff + U + j] = dr
+                            dbp[b, U + j] += dr
                             sh[drhoff + j] = drh * r
                         else:
                             for c in range(3):
@@ -632,25 +652,13 @@ def _build(dtype, tile, reg, reduce_threads):
     # -- reductions ------------------------------------------------------------
 
     @cuda.jit
-    def colsum_partial(A2, partial, chunk):
-        """``partial[c, j] = sum of A2[c*chunk:(c+1)*chunk, j]``, rows in order."""
-        j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
-        c = cuda.blockIdx.y
-        N = A2.shape[0]
-        if j < A2.shape[1]:
-            s = cast(0)
-            stop = min(N, (c + 1) * chunk)
-            for i in range(c * chunk, stop):
-                s += A2[i, j]
-            partial[c, j] = s
-
-    @cuda.jit
-    def colsum_final(partial, n_chunks, out):
+    def sum_rows(P, n_rows, out):
+        """``out[j] = sum_i P[i, j]``, rows in order."""
         j = cuda.grid(1)
         if j < out.shape[0]:
             s = cast(0)
-            for c in range(n_chunks):
-                s += partial[c, j]
+            for c in range(n_rows):
+                s += P[c, j]
             out[j] = s
 
     @cuda.jit
@@ -682,20 +690,15 @@ def _build(dtype, tile, reg, reduce_threads):
 
     # -- the head --------------------------------------------------------------
 
-    @cuda.jit
-    def head_loss(logits, bd, Y, w, idx, w_sum, mode, dlogits, row_loss):
-        """Weighted loss per row and ``dlogits`` (float64 inside).
+    @cuda.jit(device=True)
+    def row_loss_grad(logits, bd, Y, w, idx, w_sum, mode, dlogits, b):
+        """Weighted loss ``w_b * L_b`` of row ``b`` (float64 inside); writes ``dlogits[b]``.
 
         ``mode`` 0: softmax cross-entropy; 1: logistic (binary cross-entropy
-        summed over the columns); 2: identity (half the mean squared error).
-        ``row_loss[b] = w_b * L_b``; ``dlogits`` as
-        :func:`skgru._network.head_loss_grad`.
+        summed over the columns); 2: identity (half the mean squared error),
+        as :func:`skgru._network.head_loss_grad`.
         """
-        b = cuda.grid(1)
-        B = logits.shape[0]
         K = logits.shape[1]
-        if b >= B:
-            return
         s = idx[b]
         wb = w[s]
         loss = 0.0
@@ -736,16 +739,59 @@ def _build(dtype, tile, reg, reduce_threads):
                 y = f64(Y[s, k])
                 loss -= y * logp
                 dlogits[b, k] = cast((math.exp(logp) - y) * scale)
-        row_loss[b] = wb * loss
+        return wb * loss
 
     @cuda.jit
-    def accumulate_loss(row_loss, w_sum, alpha, pnorms, acc):
-        """``acc[0] += (mean CE + 0.5 alpha ||kernels||^2 / w_sum) * w_sum``."""
-        if cuda.grid(1) == 0:
-            s = 0.0
-            for b in range(row_loss.shape[0]):
-                s += row_loss[b]
-            loss = s / w_sum
+    def head_step(
+        pooled, Wd, bd, Y, w, idx, w_sum, mode, alpha, pnorms,
+        logits, dlogits, row_loss, gWd, gbd, dpooled, acc,
+    ):  # fmt: skip
+        """The whole head of a training step in one block (it is tiny).
+
+        ``logits = pooled @ Wd``; loss and ``dlogits``; ``gWd = pooled.T @
+        dlogits``, ``gbd = sum_b dlogits``, ``dpooled = dlogits @ Wd.T``; and
+        ``acc[0] += (mean loss + 0.5 alpha ||kernels||^2 / w_sum) * w_sum``.
+        Every sum runs in ascending index order.
+        """
+        B, U = pooled.shape
+        K = Wd.shape[1]
+        tid = cuda.threadIdx.x
+        nt = cuda.blockDim.x
+        for i in range(tid, B * K, nt):
+            b = i // K
+            k = i - b * K
+            acc_l = cast(0)
+            for j in range(U):
+                acc_l += pooled[b, j] * Wd[j, k]
+            logits[b, k] = acc_l
+        cuda.syncthreads()
+        for b in range(tid, B, nt):
+            row_loss[b] = row_loss_grad(logits, bd, Y, w, idx, w_sum, mode, dlogits, b)
+        cuda.syncthreads()
+        for i in range(tid, U * K, nt):
+            j = i // K
+            k = i - j * K
+            acc_w = cast(0)
+            for b in range(B):
+                acc_w += pooled[b, j] * dlogits[b, k]
+            gWd[j, k] = acc_w
+        for k in range(tid, K, nt):
+            acc_b = cast(0)
+            for b in range(B):
+                acc_b += dlogits[b, k]
+            gbd[k] = acc_b
+        for i in range(tid, B * U, nt):
+            b = i // U
+            j = i - b * U
+            acc_h = cast(0)
+            for k in range(K):
+                acc_h += dlogits[b, k] * Wd[j, k]
+            dpooled[b, j] = acc_h
+        if tid == 0:
+            total = 0.0
+            for b in range(B):
+                total += row_loss[b]
+            loss = total / w_sum
             if alpha > 0:
                 pen = 0.0
                 for i in range(pnorms.shape[0]):
@@ -1012,14 +1058,15 @@ class KernelSet:
 
         ``bias`` is ``(2, 3U)``; ``rmask`` of shape ``(0, U)`` or None means
         no recurrent dropout; ``S`` of shape ``(0, ...)`` or None means
-        inference. ``H[0]`` is set from ``h0`` unless ``h0`` is None (then the
-        caller has filled ``H[0]``).
+        inference. ``h0`` None means a zero initial state (written by the
+        kernel, no extra copy).
         """
         T, B, F = X.shape
         U = R.shape[0]
         self.gemm(X.reshape(T * B, F), W, A.reshape(T * B, 3 * U))
         if h0 is not None:
             H[0].copy_to_device(h0)
+        zero_h0 = h0 is None
         use_rmask = rmask is not None and rmask.shape[0] > 0
         store = S is not None and S.shape[0] > 0
         grid, block, shared = self._recurrent_launch(B, U, 4)
@@ -1037,12 +1084,13 @@ class KernelSet:
             use_rmask,
             bool(reset_after),
             store,
+            zero_h0,
             H,
             S if store else self._dummy3(),
             self.one,
         )
 
-    def gru_backward_steps(self, mask, RT, rmask, reset_after, H, S, dH_seq, G, dA, dM):
+    def gru_backward_steps(self, mask, RT, rmask, reset_after, H, S, dH_seq, G, dA, dM, dbp):
         B, U = G.shape
         use_rmask = rmask is not None and rmask.shape[0] > 0
         has_seq = dH_seq is not None and dH_seq.shape[0] > 0
@@ -1064,21 +1112,15 @@ class KernelSet:
             G,
             dA,
             dM,
+            dbp,
             self.one,
         )
 
-    def column_sums(self, A2, out, partial):
-        """``out[j] = sum_i A2[i, j]`` in a fixed order; ``partial`` is workspace."""
-        N, n = A2.shape
-        chunk = int(self.launch["colsum_chunk"])
-        n_chunks = max(1, _ceil_div(N, chunk))
+    def sum_rows(self, P, out):
+        """``out[j] = sum_i P[i, j]``, rows in order, one launch."""
+        n = out.shape[0]
         tpb = min(int(self.launch["threads"]), 128)
-        part = partial[: n_chunks * n].reshape(n_chunks, n)
-        self._go("colsum_partial", (_ceil_div(n, tpb), n_chunks), tpb, 0, A2, part, chunk)
-        self._go("colsum_final", _ceil_div(n, tpb), tpb, 0, part, n_chunks, out)
-
-    def colsum_workspace_size(self, N, n):
-        return max(1, _ceil_div(N, int(self.launch["colsum_chunk"]))) * n
+        self._go("sum_rows", _ceil_div(n, tpb), tpb, 0, P, P.shape[0], out)
 
     def sumsq_segments(self, x, starts, lengths, out):
         self._go(
@@ -1092,27 +1134,15 @@ class KernelSet:
             out,
         )
 
-    def head_loss(self, logits, bd, Y, w, idx, w_sum, mode, dlogits, row_loss):
-        B = logits.shape[0]
-        tpb = min(int(self.launch["threads"]), 128)
+    def head_step(
+        self, pooled, Wd, bd, Y, w, idx, w_sum, mode, alpha, pnorms,
+        logits, dlogits, row_loss, gWd, gbd, dpooled, acc,
+    ):  # fmt: skip
         self._go(
-            "head_loss",
-            _ceil_div(B, tpb),
-            tpb,
-            0,
-            logits,
-            bd,
-            Y,
-            w,
-            idx,
-            float(w_sum),
-            int(mode),
-            dlogits,
-            row_loss,
-        )
-
-    def accumulate_loss(self, row_loss, w_sum, alpha, pnorms, acc):
-        self._go("accumulate_loss", 1, 1, 0, row_loss, float(w_sum), float(alpha), pnorms, acc)
+            "head_step", 1, int(self.launch["threads"]), 0,
+            pooled, Wd, bd, Y, w, idx, float(w_sum), int(mode), float(alpha), pnorms,
+            logits, dlogits, row_loss, gWd, gbd, dpooled, acc,
+        )  # fmt: skip
 
     def axpy(self, y, x, a):
         grid, tpb = self._elementwise(y.size)
