@@ -72,7 +72,6 @@ sphinx_gallery_conf = {
     "image_scrapers": ("matplotlib",),
     "doc_module": ("skgru",),
     "backreferences_dir": "generated/backreferences",
-    "reference_url": {"skgru": None},
 }
 
 # Examples emit ConvergenceWarning in quick mode by design (few epochs).
