@@ -507,13 +507,24 @@ def _check_fitted_state(est):
         raise _bad("_weights must be a list of arrays.")
     # Parameters that imply far more weights than the file holds are refused
     # before building the reference shapes below (which would allocate them).
+    layers = getattr(est, "num_layers", 1)
+    nd = 2 if getattr(est, "bidirectional", False) else 1
+    if not isinstance(layers, int) or layers < 1:
+        raise _bad(f"num_layers={layers!r:.50} is not a positive integer.")
     held = sum(getattr(w, "size", 0) for w in weights)
-    implied = 3 * est.units * (est.units + n_inputs) + (vocab * n_inputs if embedding else 0)
+    units = est.units
+    implied = nd * 3 * units * (units + n_inputs) + (layers - 1) * nd * 3 * units * (
+        units + nd * units
+    )
+    implied += vocab * n_inputs if embedding else 0
     if implied > held:
         raise _bad(f"the parameters imply {implied} weights but the file holds {held}.")
     # The shapes the model itself creates: the same calls as the fit loop.
     rng = np.random.default_rng(0)
-    expected = init_params(rng, n_inputs, est.units, n_out, est.reset_after, dtype)
+    stack = {}
+    if hasattr(est, "num_layers"):
+        stack = {"num_layers": layers, "bidirectional": nd == 2}
+    expected = init_params(rng, n_inputs, units, n_out, est.reset_after, dtype, **stack)
     if embedding:
         expected.insert(0, init_embedding(rng, vocab, est.embedding_dim, dtype))
     if len(weights) != len(expected):

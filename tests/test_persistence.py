@@ -97,6 +97,11 @@ CASES = {
         _est(early_stopping=True, validation_fraction=0.25, max_iter=4),
         *_data(n=40),
     ),
+    "stacked-bidirectional": lambda: (
+        _est(num_layers=2, bidirectional=True, pooling="max"),
+        _ragged(),
+        np.arange(24) % 3,
+    ),
     "tokens-mean-pooling": lambda: (
         _est(embedding_dim=4, pooling="mean", embedding_constraint=UnitNorm(axis=1)),
         np.random.default_rng(3).integers(0, 12, size=(24, 6)),
@@ -349,6 +354,7 @@ _BAD_CONFIG = {
         (_set("out_activation_", "softmax"), "do not match 2 classes"),
         (_set("_input_kind", "4d"), "_input_kind='4d'"),
         (_set("units", 10**6, "params"), "the parameters imply"),
+        (_set("num_layers", 2, "params"), "the parameters imply 99 weights but the file holds 67"),
         (_set("loss_", {"__skgru__": "pickle", "data": "x"}), "unknown tag 'pickle'"),
         (_set("loss_", {"__skgru__": "float", "value": "1e999"}), "not a valid non-finite float"),
         (_set("kernel_constraint", _EVIL, "params"), "names constraint 'Evil'"),
