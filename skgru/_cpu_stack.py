@@ -68,18 +68,18 @@ def _run(X, mask, W, R, bias, rmask, reset_after, store):
     return H, S, A
 
 
-def stack_forward(X, mask, blocks, config, rng=None, first_masks=(None, None)):
+def stack_forward(X, mask, blocks, config, *, training, rng=None, first_masks=(None, None)):
     """Forward through all layers.
 
-    ``X (T, B, F)`` is the (embedded, noised) input; ``rng`` draws the dropout
-    masks of every block but the first, whose ``(input_mask, rmask)`` are
-    given (they are drawn with the input noise, in the order the single-layer
-    trainers on every backend share). ``rng=None`` means inference: no
-    dropout, nothing stored for a backward pass. Returns ``(pooled_input,
-    finals, cache)`` where ``finals`` are the final states of the top layer's
-    directions.
+    ``X (T, B, F)`` is the (embedded, noised) input. With ``training=True``
+    the activations are stored for :func:`stack_backward` and ``rng`` draws
+    the dropout masks of every block but the first, whose ``(input_mask,
+    rmask)`` are given (they are drawn with the input noise, in the order the
+    single-layer trainers on every backend share). With ``training=False``:
+    no dropout, nothing stored. Returns ``(out, finals, cache)``: the top
+    layer's output sequence ``(T, B, nd * U)``, the final states of its
+    directions, and what the backward pass needs.
     """
-    training = rng is not None
     dtype = X.dtype
     T, B, _ = X.shape
     layer_in = X
@@ -92,6 +92,8 @@ def stack_forward(X, mask, blocks, config, rng=None, first_masks=(None, None)):
                 input_mask, rmask = None, None
             elif l == 0 and d == 0:
                 input_mask, rmask = first_masks
+            elif rng is None:
+                input_mask, rmask = None, None
             else:
                 _, input_mask, rmask = draw_regularisers(
                     rng,

@@ -20,7 +20,7 @@ _SW_REASON = (
 
 
 @parametrize_with_checks(
-    [ConstrainedGRURegressor(device="cpu", max_iter=50)],
+    [ConstrainedGRURegressor(device="cpu", max_iter=200)],
     expected_failed_checks=lambda est: {
         "check_sample_weight_equivalence_on_dense_data": _SW_REASON
     },

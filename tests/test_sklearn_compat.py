@@ -481,14 +481,14 @@ def test_constraint_applied_after_every_step_not_at_init(monkeypatch):
     assert np.linalg.norm(est.get_weights()[0], axis=0).min() > 0.3  # not projected by set
 
     seen = []
-    original = CPUTrainer.step
+    original = CPUTrainer._step  # the per-batch step run_epoch calls
 
     def step(self, idx, rng):
         out = original(self, idx, rng)
         seen.append(np.linalg.norm(self.params[0], axis=0).max())
         return out
 
-    monkeypatch.setattr(skgru._backend.CPUTrainer, "step", step)
+    monkeypatch.setattr(skgru._backend.CPUTrainer, "_step", step)
     est.set_params(kernel_constraint=MaxNorm(0.3), learning_rate_init=1e-12)
     est.fit(X, y)
     assert len(seen) == 4  # 40 samples, batches of 10: projected after each step
