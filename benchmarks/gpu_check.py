@@ -282,7 +282,9 @@ def _median_time(fn, sync, repeats, warmup):
     return float(np.median(times))
 
 
-def time_skgru(cuda, wl, repeats, warmup):
+def time_skgru(cuda, wl, repeats, warmup, rows_options):
+    """Training and inference timings; ``rows_per_block`` (a launch-time
+    setting, no recompilation) is swept and the fastest is reported."""
     from skgru._backend import TrainConfig
     from skgru._cuda_backend import CUDATrainer
     from skgru._kernels import _cuda
@@ -309,9 +311,6 @@ def time_skgru(cuda, wl, repeats, warmup):
     def train_epoch():  # as fit runs it: one loss scalar back per epoch
         trainer.run_epoch(batches, step_rng)
 
-    train_s = _median_time(train_epoch, cuda.synchronize, repeats, warmup) / n_batches
-    trainer.close()
-
     # Inference with the data already on the device (as torch below).
     ks = _cuda.kernels(dtype)
     Bi = B * 8
@@ -321,16 +320,35 @@ def time_skgru(cuda, wl, repeats, warmup):
     W, R, bias, Wd, bd = (cuda.to_device(np.ascontiguousarray(p)) for p in params)
     d_H = cuda.device_array((T + 1, Bi, U), dtype)
     d_A = cuda.device_array((T, Bi, 3 * U), dtype)
-    d_h0 = cuda.to_device(np.zeros((Bi, U), dtype))
     d_logits = cuda.device_array((Bi, N_CLASSES), dtype)
 
     def infer():
-        ks.gru_forward(d_X, d_mask, W, R, bias, d_h0, None, True, d_H, None, d_A)
+        ks.gru_forward(d_X, d_mask, W, R, bias, None, None, True, d_H, None, d_A)
         ks.gemm(d_H[T], Wd, d_logits)
         ks.add_row_vector(d_logits, bd)
 
-    infer_s = _median_time(infer, cuda.synchronize, repeats, warmup)
-    return {"train_step_s": train_s, "train_seq_s": B / train_s, "infer_seq_s": Bi / infer_s}
+    saved = _cuda.LAUNCH["rows_per_block"]
+    sweep = {}
+    try:
+        for rows in rows_options:
+            _cuda.LAUNCH["rows_per_block"] = rows
+            train_s = _median_time(train_epoch, cuda.synchronize, repeats, warmup) / n_batches
+            infer_s = _median_time(infer, cuda.synchronize, repeats, warmup)
+            sweep[rows] = {"train_seq_s": B / train_s, "infer_seq_s": Bi / infer_s}
+            log(f"   rows_per_block={rows}: {sweep[rows]}")
+    finally:
+        _cuda.LAUNCH["rows_per_block"] = saved
+        trainer.close()
+    best_train = max(sweep, key=lambda r: sweep[r]["train_seq_s"])
+    best_infer = max(sweep, key=lambda r: sweep[r]["infer_seq_s"])
+    return {
+        "train_seq_s": sweep[best_train]["train_seq_s"],
+        "train_step_s": B / sweep[best_train]["train_seq_s"],
+        "train_rows_per_block": best_train,
+        "infer_seq_s": sweep[best_infer]["infer_seq_s"],
+        "infer_rows_per_block": best_infer,
+        "sweep": {str(k): v for k, v in sweep.items()},
+    }
 
 
 def time_torch(torch, wl, repeats, warmup):
@@ -368,11 +386,11 @@ def time_torch(torch, wl, repeats, warmup):
 
 
 @guarded("timing")
-def run_timing(cuda, torch, workloads, repeats, warmup):
+def run_timing(cuda, torch, workloads, repeats, warmup, rows_options):
     for name, wl in workloads.items():
         row = {"workload": wl}
         try:
-            row["skgru"] = time_skgru(cuda, wl, repeats, warmup)
+            row["skgru"] = time_skgru(cuda, wl, repeats, warmup, rows_options)
             log(f"   {name} skgru: {row['skgru']}")
         except Exception as exc:
             RESULTS["errors"].append(f"timing {name} skgru: {type(exc).__name__}: {exc}")
@@ -417,7 +435,8 @@ def print_table():
             f"{_ratio(s, t, 'train_seq_s')} {_fmt(s, 'infer_seq_s')} {_fmt(t, 'infer_seq_s')} "
             f"{_ratio(s, t, 'infer_seq_s')}"
         )
-    log("(sequences per second; ratio = skgru / cuDNN, > 1 means skgru is faster)")
+    log("(sequences per second; ratio = skgru / cuDNN, > 1 means skgru is faster;")
+    log(" skgru: best of the rows_per_block sweep printed above, see the JSON)")
     n_pass = sum(1 for c in RESULTS["correctness"] if c["pass"])
     n_all = len(RESULTS["correctness"])
     verdict = "PASS" if n_all and n_pass == n_all else "FAIL"
@@ -483,7 +502,8 @@ def main(argv=None):
     if not args.skip_timing:
         workloads = SMOKE_WORKLOADS if small else WORKLOADS
         repeats, warmup = (1, 1) if small else (7, 2)
-        run_timing(cuda, None if small else torch, workloads, repeats, warmup)
+        rows_options = (1, 2) if small else (1, 2, 4)
+        run_timing(cuda, None if small else torch, workloads, repeats, warmup, rows_options)
     RESULTS["wall_s"] = time.perf_counter() - t_start
     print_table()
     log(f"total {RESULTS['wall_s']:.1f} s")

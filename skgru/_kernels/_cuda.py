@@ -79,13 +79,19 @@ def clear_cache():
     _CACHE.clear()
 
 
+# LAUNCH entries that are compile-time constants of the kernels; the others
+# are read at each launch, so changing them needs no recompilation.
+_COMPILE_KEYS = ("tile", "gemm_reg", "reduce_threads")
+
+
 def kernels(dtype):
     """The :class:`KernelSet` for ``dtype`` (float32 or float64), built once."""
     dtype = np.dtype(dtype)
-    key = (dtype.str, tuple(sorted(LAUNCH.items())))
+    consts = tuple(int(LAUNCH[k]) for k in _COMPILE_KEYS)
+    key = (dtype.str, consts)
     ks = _CACHE.get(key)
     if ks is None:
-        ks = _CACHE[key] = KernelSet(dtype, dict(LAUNCH))
+        ks = _CACHE[key] = KernelSet(dtype, *consts)
     return ks
 
 
@@ -957,13 +963,18 @@ class KernelSet:
     never copy to the host and never synchronise.
     """
 
-    def __init__(self, dtype, launch):
+    def __init__(self, dtype, tile, gemm_reg, reduce_threads):
         self.dtype = np.dtype(dtype)
         self.one = self.dtype.type(1)
-        self.launch = launch
-        self.k = _build(
-            self.dtype, int(launch["tile"]), int(launch["gemm_reg"]), int(launch["reduce_threads"])
-        )
+        self.tile = tile
+        self.gemm_reg = gemm_reg
+        self.reduce_threads = reduce_threads
+        self.k = _build(self.dtype, tile, gemm_reg, reduce_threads)
+
+    @property
+    def launch(self):
+        """The launch-time settings (live :data:`LAUNCH`)."""
+        return LAUNCH
 
     # -- helpers ---------------------------------------------------------------
 
@@ -1031,8 +1042,8 @@ class KernelSet:
 
     def gemm(self, A, B, C, ta=False, tb=False):
         """``C (M, N) = op(A) @ op(B)``."""
-        tile = int(self.launch["tile"])
-        bt = tile * int(self.launch["gemm_reg"])
+        tile = self.tile
+        bt = tile * self.gemm_reg
         Mr, Nc = C.shape
         grid = (max(1, _ceil_div(Nc, bt)), max(1, _ceil_div(Mr, bt)))
         self._go("gemm", grid, (tile, tile), 0, A, B, C, bool(ta), bool(tb))
@@ -1126,7 +1137,7 @@ class KernelSet:
         self._go(
             "sumsq_segments",
             starts.shape[0],
-            int(self.launch["reduce_threads"]),
+            self.reduce_threads,
             0,
             x,
             starts,
