@@ -266,7 +266,8 @@ def get_backend(device="cpu"):
         if cuda_available():
             from ._cuda_backend import CUDABackend
 
-            return CUDABackend()
+            # "auto" falls back to the CPU for options the device path lacks.
+            return CUDABackend(cpu_fallback=device == "auto")
         if device == "cuda":
             raise ValueError(
                 "device='cuda' was requested but no CUDA GPU is available to numba "

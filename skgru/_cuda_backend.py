@@ -539,11 +539,32 @@ class CUDATrainer:
 
 
 class CUDABackend:
-    """Runs training and inference on the GPU with the ``@cuda.jit`` kernels."""
+    """Runs training and inference on the GPU with the ``@cuda.jit`` kernels.
+
+    With ``cpu_fallback=True`` (``device="auto"``) a configuration the device
+    path does not support (see :func:`supports`) trains on the CPU instead
+    of raising.
+    """
 
     name = "cuda"
 
+    def __init__(self, cpu_fallback=False):
+        self.cpu_fallback = cpu_fallback
+
+    @staticmethod
+    def supports(config):
+        """Whether ``config`` can train on the device."""
+        try:
+            _check_config(config)
+        except ValueError:
+            return False
+        return True
+
     def make_trainer(self, params, optimizer, config, seqs, Y, w):
+        if self.cpu_fallback and not self.supports(config):
+            from ._backend import CPUTrainer
+
+            return CPUTrainer(params, optimizer, config, seqs, Y, w)
         return CUDATrainer(params, optimizer, config, seqs, Y, w)
 
     def pooled_states(self, params, seqs, config, batch_size=1024):

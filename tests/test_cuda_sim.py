@@ -481,11 +481,38 @@ def test_pickled_cuda_model_predicts_without_cuda(tmp_path):
     assert "ok" in res.stdout
 
 
-def test_stacked_layers_raise_clear_error():
+def test_stacked_layers_raise_clear_error_or_fall_back_with_auto():
     X, y = _tiny_data(N=4)
     clf = ConstrainedGRUClassifier(units=3, max_iter=1, num_layers=2, device="cuda")
     with pytest.raises(ValueError, match="num_layers"):
         clf.fit(X, y)
+    kw = dict(units=3, max_iter=1, num_layers=2, random_state=0, dtype="float64")
+    with pytest.warns(Warning):
+        auto = ConstrainedGRUClassifier(device="auto", **kw).fit(X, y)
+    with pytest.warns(Warning):
+        cpu = ConstrainedGRUClassifier(device="cpu", **kw).fit(X, y)
+    for a, b in zip(cpu.get_weights(), auto.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_warm_start_and_partial_fit_match_cpu():
+    """Optimizer state goes to the device and back between calls."""
+    X, y = _tiny_data(seed=3, N=6)
+    out = {}
+    for device in ("cpu", "cuda"):
+        clf = ConstrainedGRUClassifier(
+            units=3, batch_size=3, dtype="float64", random_state=0, device=device,
+            solver="sgd", learning_rate_init=0.05,
+        )  # fmt: skip
+        clf.partial_fit(X, y, classes=np.unique(y))
+        clf.partial_fit(X, y)
+        out[device] = clf
+    for a, b in zip(out["cpu"].get_weights(), out["cuda"].get_weights()):
+        np.testing.assert_allclose(b, a, atol=1e-12)
+    for a, b in zip(
+        out["cpu"]._optimizer_state["velocities"], out["cuda"]._optimizer_state["velocities"]
+    ):
+        np.testing.assert_allclose(b, a, atol=1e-12)
 
 
 def test_units_too_large_raise_clear_error():
