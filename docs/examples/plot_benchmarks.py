@@ -3,15 +3,25 @@
 Benchmark figures
 ==========================================
 
-The scripts in ``benchmarks/`` of the source tree time skgru against peers
-(PyTorch's ``nn.GRU``, Keras) and commit their results as JSON files in
-``benchmarks/results/``. This example draws every result file it finds there
-that has the layout of ``benchmarks/bench_cpu.py`` (a ``summary`` of
-throughput per framework, workload and mode, with median, min and max over
-interleaved rounds). When there are no results (for example in an installed
-package, which ships without ``benchmarks/``), it says so and draws nothing.
+The scripts in ``benchmarks/`` of the source tree measure skgru and commit
+their results as JSON files in ``benchmarks/results/``. This example draws
+the result files it finds there, by their layout:
 
-Set ``SKGRU_BENCH_RESULTS`` to read another folder.
+* **throughput** (``bench_cpu.py``): sequences per second for training and
+  inference, per framework and workload, median and range over interleaved
+  rounds;
+* **accuracy** (``timeseries_grid.py``): test accuracy of the tuned GRU
+  against the published baselines of each data set;
+* **scale-out** (``bench_scaleout.py``): wall time of one grid search run
+  serially and in parallel.
+
+Files of another layout are skipped. When there are no results (for example
+in an installed package, which ships without ``benchmarks/``), the example
+says so and draws nothing. Set ``SKGRU_BENCH_RESULTS`` to read another folder.
+
+The figures show whatever machine produced the files (its description is in
+each file); timings from a shared, loaded machine vary a lot between rounds,
+which is why the ranges are drawn.
 """
 
 import json
@@ -36,52 +46,43 @@ def results_dir():
 
 
 def load_results(folder):
-    """The readable throughput result files in ``folder``, by file name."""
+    """Every JSON object in ``folder``, by file name."""
     found = {}
     if folder is None:
         return found
     for path in sorted(folder.glob("*.json")):
         try:
             data = json.loads(path.read_text())
-            summary = data["summary"]
-            workloads = data["workloads"]
-        except (OSError, ValueError, KeyError, TypeError):
-            print(f"skipping {path.name}: not a throughput result file")
+        except (OSError, ValueError):
+            print(f"skipping {path.name}: not readable JSON")
             continue
-        found[path.stem] = (data, summary, workloads)
+        if isinstance(data, dict):
+            found[path.stem] = data
     return found
 
 
-folder = results_dir()
-results = load_results(folder)
-print(f"results folder: {folder}; {len(results)} result file(s)")
-
-# %%
-# Throughput per workload
-# -----------------------
-# One figure per result file: training throughput (forward, backward and an
-# optimizer step) and inference throughput in sequences per second, as the
-# median over rounds with the min-max range as error bars. Higher is better;
-# the y axis is logarithmic.
+def _stats(d):
+    d = d or {}
+    return [float(d.get(k, np.nan)) for k in ("median", "min", "max")]
 
 
-def plot_result(stem, data, summary, workloads):
+def plot_throughput(stem, data):
+    summary, workloads = data["summary"], data["workloads"]
     frameworks = list(summary)
     names = list(workloads)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     width = 0.8 / max(len(frameworks), 1)
     for ax, mode in zip(axes, ("train", "infer")):
         for i, framework in enumerate(frameworks):
-            stats = [(summary[framework].get(n) or {}).get(mode) or {} for n in names]
-            med = np.array([s.get("median", np.nan) for s in stats], dtype=float)
-            lo = np.array([s.get("min", np.nan) for s in stats], dtype=float)
-            hi = np.array([s.get("max", np.nan) for s in stats], dtype=float)
+            stats = np.array([_stats((summary[framework].get(n) or {}).get(mode)) for n in names])
+            med, lo, hi = stats.T
             x = np.arange(len(names)) + i * width
             ax.bar(x, med, width, label=framework)
             ax.errorbar(x, med, yerr=[med - lo, hi - med], fmt="none", ecolor="k", capsize=2)
+        labels = [w.get("label", n) if isinstance(w, dict) else n for n, w in workloads.items()]
         ax.set_xticks(
             np.arange(len(names)) + width * (len(frameworks) - 1) / 2,
-            [workloads[n].get("label", n) if isinstance(workloads[n], dict) else n for n in names],
+            labels,
             fontsize=7,
             rotation=15,
         )
@@ -89,24 +90,76 @@ def plot_result(stem, data, summary, workloads):
         ax.set_ylabel("sequences / s")
         ax.set_title(f"{stem}: {mode} throughput")
         ax.legend(fontsize=8)
-    machine = data.get("machine", {})
-    if machine:
-        fig.suptitle(
-            f"{machine.get('platform', '')} {machine.get('cpus', '?')} CPUs, "
-            f"{machine.get('threads', '?')} threads",
-            fontsize=9,
-        )
     fig.tight_layout()
 
 
-for stem, (data, summary, workloads) in results.items():
-    try:
-        plot_result(stem, data, summary, workloads)
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        print(f"skipping {stem}: unexpected layout ({exc!r})")
-        plt.close(plt.gcf())
+def plot_accuracy(stem, data):
+    datasets = {
+        name: d
+        for name, d in data["datasets"].items()
+        if isinstance(d, dict) and "baselines" in d and "tuned" in d
+    }
+    if not datasets:
+        raise KeyError("no data set with baselines and a tuned result")
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.5), squeeze=False)
+    for ax, (name, d) in zip(axes[0], datasets.items()):
+        labels = [*d["baselines"], "skgru GRU (tuned)"]
+        values = [*d["baselines"].values(), d["tuned"]["test_accuracy"]]
+        colors = ["C7"] * len(d["baselines"]) + ["C2"]
+        ax.barh(labels, values, color=colors)
+        for y, v in enumerate(values):
+            ax.text(v, y, f" {v:.3f}", va="center", fontsize=8)
+        ax.set_xlim(0.5, 1.05)
+        ax.set_xlabel("test accuracy")
+        ax.set_title(name)
+    fig.suptitle(f"{stem}: GRU tuned by grid search vs published baselines", fontsize=10)
+    fig.tight_layout()
 
-if not results:
-    print("No benchmark results found: run `python benchmarks/bench_cpu.py --quick` first.")
+
+def plot_scaleout(stem, data):
+    seconds = data["seconds"]
+    modes = list(seconds)
+    stats = np.array([_stats(seconds[m]) for m in modes])
+    med, lo, hi = stats.T
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.bar(modes, med, color="C0")
+    ax.errorbar(modes, med, yerr=[med - lo, hi - med], fmt="none", ecolor="k", capsize=3)
+    ax.set_ylabel("wall time of one search (s)")
+    machine = data.get("machine", {})
+    ax.set_title(f"{stem}: {machine.get('cpu_count', '?')} CPUs", fontsize=10)
+    fig.tight_layout()
+
+
+PLOTTERS = [
+    (("summary", "workloads"), plot_throughput),
+    (("datasets",), plot_accuracy),
+    (("seconds",), plot_scaleout),
+]
+
+folder = results_dir()
+results = load_results(folder)
+print(f"results folder: {folder}; {len(results)} JSON file(s)")
+
+# %%
+# The figures
+# -----------
+
+drawn = 0
+for stem, data in results.items():
+    for keys, plotter in PLOTTERS:
+        if all(k in data for k in keys):
+            try:
+                plotter(stem, data)
+                drawn += 1
+                print(f"{stem}: drawn ({plotter.__name__})")
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                print(f"{stem}: skipped, unexpected layout ({exc!r})")
+                plt.close(plt.gcf())
+            break
+    else:
+        print(f"{stem}: skipped, not a layout this example knows")
+
+if not drawn:
+    print("No benchmark figures: run the scripts in benchmarks/ first.")
 
 plt.show()
