@@ -299,7 +299,7 @@ class _BaseGRU(BaseEstimator):
                 t0 = time.perf_counter()
                 order = rng.permutation(n_train) if self.shuffle else np.arange(n_train)
                 batches = [order[i : i + batch_size] for i in range(0, n_train, batch_size)]
-                loss = trainer.run_epoch(batches, rng)
+                loss = self._run_epoch(trainer, batches, rng, w)
                 current = trainer.get_params()
                 if not np.isfinite(loss) or not all(np.isfinite(p).all() for p in current):
                     what = (
@@ -385,6 +385,25 @@ class _BaseGRU(BaseEstimator):
         for key, value in state.items():
             setattr(self, key, value)
         return self
+
+    def _run_epoch(self, trainer, batches, rng, w):
+        """One epoch; with ``verbose >= 2`` in about ten parts, printing progress.
+
+        The parts see the same batches in the same order, so the weights do
+        not depend on ``verbose``; the epoch loss is the parts' weighted mean.
+        """
+        if self.verbose < 2 or len(batches) < 2:
+            return trainer.run_epoch(batches, rng)
+        step = max(1, len(batches) // 10)
+        total = weight = 0.0
+        for start in range(0, len(batches), step):
+            part = batches[start : start + step]
+            part_w = float(sum(w[idx].sum() for idx in part))
+            total += trainer.run_epoch(part, rng) * part_w
+            weight += part_w
+            done = min(start + step, len(batches))
+            print(f"  batch {done}/{len(batches)}, loss = {total / weight:.8f}", flush=True)
+        return total / weight
 
     # -- weights ------------------------------------------------------------------
 
@@ -579,7 +598,8 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
     device : {"auto", "cpu", "cuda"}, default="auto"
         Where training runs; ``"auto"`` uses CUDA when numba sees a GPU.
     verbose : int, default=0
-        Print one line per epoch when > 0.
+        With 1, print one line per epoch (loss, validation score, time), as
+        ``MLPClassifier``; with 2, also progress lines within each epoch.
     embedding_dim : int or None, default=None
         ``None``: numeric input. An int: the input is token ids (a 2-D
         integer array ``(n_samples, max_len)`` such as
