@@ -490,7 +490,15 @@ def main(argv=None):
             RESULTS["card"] = "unknown (simulator?)"
     import numba
 
-    RESULTS["notes"].append(f"numba {numba.__version__}, python {sys.version.split()[0]}")
+    try:
+        from importlib.metadata import version
+
+        nc = version("numba-cuda")
+    except Exception:
+        nc = "not installed"
+    RESULTS["notes"].append(
+        f"numba {numba.__version__}, numba-cuda {nc}, python {sys.version.split()[0]}"
+    )
     log(f"card: {RESULTS['card']}; {'; '.join(RESULTS['notes'])}")
 
     small = args.sim_smoke
