@@ -464,7 +464,12 @@ class _BaseGRU(BaseEstimator):
     def _logits(self, seqs, weights=None):
         predicting = weights is None
         weights = self._weights if predicting else weights
-        logits = get_backend("cpu").predict_logits(weights, seqs, self._train_config())
+        from ._backend import cuda_available
+
+        # device="cuda" predicts on the GPU when there is one (a pickled model
+        # predicts on the CPU anywhere else); other settings use the CPU.
+        device = "auto" if self.device == "cuda" and cuda_available() else "cpu"
+        logits = get_backend(device).predict_logits(weights, seqs, self._train_config())
         if predicting and not np.isfinite(logits).all():
             # Finite weights can still overflow (a diverged run's last update
             # is never evaluated); refuse rather than return NaN or inf.

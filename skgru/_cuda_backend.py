@@ -577,6 +577,13 @@ class CUDABackend:
     def _infer(self, params, seqs, config, batch_size, head):
         if isinstance(config, bool):  # the older signature passed reset_after
             config = TrainConfig(reset_after=config)
+        if self.cpu_fallback and not self.supports(config):
+            from ._backend import CPUBackend
+
+            cpu = CPUBackend()
+            if head:
+                return cpu.predict_logits(params, seqs, config)
+            return cpu.pooled_states(params, seqs, config)
         _check_config(config)
         embedding = bool(getattr(config, "embedding", False))
         pool_mode = _POOL_MODES[getattr(config, "pooling", "last")]
