@@ -1,0 +1,176 @@
+"""Start-up and process-parallel figures for skgru on the CPU.
+
+Usage::
+
+    python benchmarks/bench_startup.py [--repeats N]
+
+Measures, each in fresh processes (wall clock from ``subprocess`` start to exit):
+
+* warm: ``import skgru`` + a tiny first ``fit`` (numeric and token input) with
+  the numba cache already filled (target <= 2 s);
+* cold: the same with an empty ``NUMBA_CACHE_DIR`` (everything compiles);
+* GridSearchCV(n_jobs=2) on a cold cache (must not crash; the cache it leaves
+  is reused) and then warm, and n_jobs=2 vs n_jobs=1 on the same small grid,
+  interleaved, to check that processes x BLAS threads do not oversubscribe
+  the 2 cores.
+
+Results: ``benchmarks/results/cpu_startup.json`` and ``cpu_startup.md``.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+TINY_FIT = """
+import time
+t0 = time.perf_counter()
+import numpy as np
+from skgru import ConstrainedGRUClassifier
+t_import = time.perf_counter() - t0
+rng = np.random.default_rng(0)
+X = rng.standard_normal((16, 10, 3)).astype(np.float32)
+y = np.arange(16) % 2
+ConstrainedGRUClassifier(units=8, max_iter=2, random_state=0).fit(X, y).predict(X)
+t_fit = time.perf_counter() - t0
+ids = rng.integers(0, 30, size=(16, 10))
+ConstrainedGRUClassifier(units=8, embedding_dim=4, max_iter=2, random_state=0).fit(ids, y)
+print(t_import, t_fit, time.perf_counter() - t0)
+"""
+
+GRID = """
+import time, warnings
+import numpy as np
+from sklearn.model_selection import GridSearchCV
+from skgru import ConstrainedGRUClassifier
+warnings.simplefilter("ignore")
+rng = np.random.default_rng(0)
+X = rng.standard_normal((120, 30, 4)).astype(np.float32)
+y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
+grid = {"units": [8, 16], "learning_rate_init": [1e-3, 1e-2]}
+t0 = time.perf_counter()
+gs = GridSearchCV(ConstrainedGRUClassifier(max_iter=15, batch_size=16, random_state=0),
+                  grid, cv=3, n_jobs=N_JOBS).fit(X, y)
+print(time.perf_counter() - t0, gs.best_score_)
+"""
+
+
+def run(code, env):
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr[-2000:])
+    return wall, [float(v) for v in p.stdout.split()]
+
+
+def summary(xs):
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", default=str(RESULTS / "cpu_startup"))
+    args = ap.parse_args()
+    base_env = dict(os.environ)
+    base_env.pop("NUMBA_CACHE_DIR", None)
+    res = {"command": " ".join(["python", "benchmarks/bench_startup.py", *sys.argv[1:]])}
+    res["date"] = time.strftime("%Y-%m-%d %H:%M:%S")
+
+    cold, warm = [], []
+    for _ in range(args.repeats):
+        with tempfile.TemporaryDirectory() as d:
+            env = {**base_env, "NUMBA_CACHE_DIR": d}
+            cold.append(run(TINY_FIT, env))
+            warm.append(run(TINY_FIT, env))
+    res["tiny_fit_cold"] = {
+        "wall_s": summary([w for w, _ in cold]),
+        "import_s": summary([v[0] for _, v in cold]),
+        "import_and_numeric_fit_s": summary([v[1] for _, v in cold]),
+        "both_fits_s": summary([v[2] for _, v in cold]),
+    }
+    res["tiny_fit_warm"] = {
+        "wall_s": summary([w for w, _ in warm]),
+        "import_s": summary([v[0] for _, v in warm]),
+        "import_and_numeric_fit_s": summary([v[1] for _, v in warm]),
+        "both_fits_s": summary([v[2] for _, v in warm]),
+    }
+
+    with tempfile.TemporaryDirectory() as d:
+        env = {**base_env, "NUMBA_CACHE_DIR": d}
+        w_cold, (t_cold, score_cold) = run(GRID.replace("N_JOBS", "2"), env)
+        n_index = len(list(Path(d).rglob("*.nbi")))
+        n_data = len(list(Path(d).rglob("*.nbc")))
+        w_warm, (t_warm, score_warm) = run(GRID.replace("N_JOBS", "2"), env)
+        n_data_after = len(list(Path(d).rglob("*.nbc")))
+        res["gridsearch_cold_cache"] = {
+            "n_jobs": 2,
+            "cold_wall_s": w_cold,
+            "cold_search_s": t_cold,
+            "warm_wall_s": w_warm,
+            "warm_search_s": t_warm,
+            "same_best_score": score_cold == score_warm,
+            "cache_index_files": n_index,
+            "cache_data_files_after_cold": n_data,
+            "cache_data_files_after_warm": n_data_after,
+        }
+        times = {1: [], 2: []}
+        scores = {}
+        for _ in range(args.repeats):
+            for nj in (1, 2):
+                _, (t, s) = run(GRID.replace("N_JOBS", str(nj)), env)
+                times[nj].append(t)
+                scores[nj] = s
+        res["gridsearch_warm"] = {
+            "grid": "units [8,16] x learning_rate_init [1e-3,1e-2], cv=3, 120 x 30 x 4",
+            "n_jobs_1_s": summary(times[1]),
+            "n_jobs_2_s": summary(times[2]),
+            "speedup_n_jobs_2": summary([a / b for a, b in zip(times[1], times[2])]),
+            "same_scores": scores[1] == scores[2],
+        }
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
+    f = lambda s: f"{s['median']:.2f} [{s['min']:.2f}-{s['max']:.2f}]"  # noqa: E731
+    c, w = res["tiny_fit_cold"], res["tiny_fit_warm"]
+    g, gw = res["gridsearch_cold_cache"], res["gridsearch_warm"]
+    md = [
+        "# skgru start-up and process parallelism (CPU)",
+        "",
+        f"Command: `{res['command']}`; {res['date']}; seconds, median [min-max] "
+        f"of {args.repeats} fresh processes.",
+        "",
+        "| | process wall | import | import + tiny numeric fit + predict | + tiny token fit |",
+        "|---|---|---|---|---|",
+        f"| warm cache | {f(w['wall_s'])} | {f(w['import_s'])} | "
+        f"{f(w['import_and_numeric_fit_s'])} | {f(w['both_fits_s'])} |",
+        f"| cold cache | {f(c['wall_s'])} | {f(c['import_s'])} | "
+        f"{f(c['import_and_numeric_fit_s'])} | {f(c['both_fits_s'])} |",
+        "",
+        f"GridSearchCV(n_jobs=2), 4 candidates x 3 folds, on an empty cache: "
+        f"{g['cold_search_s']:.1f} s, then {g['warm_search_s']:.1f} s warm; "
+        f"cache data files {g['cache_data_files_after_cold']} after the cold run, "
+        f"{g['cache_data_files_after_warm']} after the warm one (no recompilation); "
+        f"same best score: {g['same_best_score']}.",
+        "",
+        f"Warm cache, same grid: n_jobs=1 {f(gw['n_jobs_1_s'])} s, n_jobs=2 "
+        f"{f(gw['n_jobs_2_s'])} s, speed-up {f(gw['speedup_n_jobs_2'])}x; "
+        f"same scores: {gw['same_scores']}.",
+        "",
+    ]
+    out.with_suffix(".md").write_text("\n".join(md))
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
