@@ -38,10 +38,9 @@ os.environ.setdefault("NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS", "0")
 
 import numpy as np  # noqa: E402
 
-if not hasattr(np, "row_stack"):
-    # Some numba-cuda releases still call np.row_stack, which NumPy 2.5 removed
-    # (seen on the lent GPU image); the alias keeps this script runnable there.
-    np.row_stack = np.vstack
+# Some numba-cuda releases still call np.row_stack, which NumPy 2.5 removed
+# (seen on the lent GPU image); the alias keeps this script runnable there.
+vars(np).setdefault("row_stack", np.vstack)
 
 WORKLOADS = {
     "W1": dict(B=32, T=50, F=16, H=32),
