@@ -44,6 +44,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 import warnings
@@ -305,6 +306,19 @@ def run_dataset(name, spec, quick, log):
     return record
 
 
+def _git_revision():
+    """The checkout's commit, marked when tracked files have uncommitted changes."""
+    try:
+        run = [["git", "rev-parse", "--short", "HEAD"], ["git", "status", "--porcelain", "-uno"]]
+        rev, status = (
+            subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, check=True).stdout
+            for cmd in run
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return rev.strip() + (" with uncommitted changes" if status.strip() else "")
+
+
 def _environment():
     import numba
 
@@ -321,6 +335,7 @@ def _environment():
         "numba": numba.__version__,
         "scikit-learn": sklearn.__version__,
         "skgru": skgru.__version__,
+        "git": _git_revision(),
         "loadavg_at_end": None if load is None else [round(x, 1) for x in load],
     }
 
