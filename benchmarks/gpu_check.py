@@ -336,8 +336,14 @@ def time_skgru(cuda, wl, repeats, warmup, rows_options):
     try:
         for rows in rows_options:
             _cuda.LAUNCH["rows_per_block"] = rows
-            train_s = _median_time(train_epoch, cuda.synchronize, repeats, warmup) / n_batches
-            infer_s = _median_time(infer, cuda.synchronize, repeats, warmup)
+            try:
+                train_s = _median_time(train_epoch, cuda.synchronize, repeats, warmup)
+                infer_s = _median_time(infer, cuda.synchronize, repeats, warmup)
+            except Exception as exc:  # e.g. too many registers for this block size
+                RESULTS["errors"].append(f"W{U} rows_per_block={rows}: {type(exc).__name__}")
+                log(f"   rows_per_block={rows}: failed ({type(exc).__name__}: {exc})"[:300])
+                continue
+            train_s /= n_batches
             sweep[rows] = {"train_seq_s": B / train_s, "infer_seq_s": Bi / infer_s}
             log(f"   rows_per_block={rows}: {sweep[rows]}")
     finally:
