@@ -153,11 +153,11 @@ def build_skgru(w):
     return train, infer
 
 
-def build_torch(w):
+def build_torch(w, n_threads=N_THREADS):
     import torch
     from torch import nn
 
-    torch.set_num_threads(N_THREADS)
+    torch.set_num_threads(n_threads)
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:
@@ -223,7 +223,19 @@ def build_keras(w):
     return train, infer
 
 
-BUILDERS = {"skgru": build_skgru, "torch": build_torch, "keras": build_keras}
+def build_torch1(w):
+    """PyTorch held to one intra-op thread: on a loaded machine its two spinning
+    OpenMP threads can cost more than they give, so the best peer is the better
+    of the two settings."""
+    return build_torch(w, n_threads=1)
+
+
+BUILDERS = {
+    "skgru": build_skgru,
+    "torch": build_torch,
+    "torch1": build_torch1,
+    "keras": build_keras,
+}
 
 
 # --------------------------------------------------------------------------- #
@@ -280,7 +292,7 @@ def memory_probe(framework, name):
     """Fresh process: peak RSS of a few training + inference steps on one workload."""
     import numpy as np  # noqa: F401  (part of every framework's baseline)
 
-    if framework == "torch":
+    if framework in ("torch", "torch1"):
         import torch  # noqa: F401
     elif framework == "keras":
         import keras  # noqa: F401
@@ -380,9 +392,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="2 rounds, short samples")
     ap.add_argument("--rounds", type=int, default=None)
-    ap.add_argument("--peers", default="torch", help="comma list from torch,keras ('' = none)")
+    ap.add_argument(
+        "--peers", default="torch,torch1", help="comma list from torch,torch1,keras ('' = none)"
+    )
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--baseline", default=None, help="another checkout to compare against")
+    ap.add_argument(
+        "--baseline-workloads", default=None, help="workloads the baseline runs (default: all)"
+    )
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--target", type=float, default=None, help="seconds per timing sample")
     ap.add_argument("--out", default=str(RESULTS / "cpu"), help="output path without suffix")
@@ -407,6 +424,7 @@ def main():
     rounds = args.rounds or (2 if args.quick else 4)
     target = args.target or (0.15 if args.quick else 0.5)
     names = [n for n in args.workloads.split(",") if n]
+    base_names = (args.baseline_workloads or args.workloads).split(",")
     peers = [p for p in args.peers.split(",") if p]
     keras_python = os.environ.get("SKGRU_BENCH_KERAS_PYTHON", sys.executable)
 
@@ -435,6 +453,9 @@ def main():
                 k = r % len(order)
                 order = order[k:] + order[:k]
                 for lab in order:
+                    if lab == "skgru@base" and n not in base_names:
+                        samples[lab][n][mode].append(None)
+                        continue
                     res = workers[lab].ask(wl=n, mode=mode, target=target)
                     if "error" in res:
                         errors[f"{lab}/{n}/{mode}"] = res["error"]
@@ -452,6 +473,8 @@ def main():
             if lab not in workers:
                 continue
             for n in names:
+                if lab == "skgru@base" and n not in base_names:
+                    continue
                 env = thread_env()
                 if pp:
                     env["PYTHONPATH"] = pp
@@ -513,6 +536,19 @@ def main():
                 a, b = samples["skgru"][n][mode], samples[lab][n][mode]
                 rr = [x / y for x, y in zip(a, b) if x is not None and y is not None]
                 ratios[lab][n][mode] = summary(rr)
+    peer_labs = [lab for lab in workers if lab not in ("skgru", "skgru@base")]
+    if peer_labs:
+        ratios["best peer"] = {}
+        for n in names:
+            ratios["best peer"][n] = {}
+            for mode in ("train", "infer"):
+                rr = []
+                for r, x in enumerate(samples["skgru"][n][mode]):
+                    ys = [samples[p][n][mode][r] for p in peer_labs]
+                    ys = [y for y in ys if y is not None]
+                    if x is not None and ys:
+                        rr.append(x / max(ys))
+                ratios["best peer"][n][mode] = summary(rr)
     result["summary"] = summ
     result["ratios_skgru_over"] = ratios
 
@@ -529,6 +565,8 @@ def main():
 
 def render_md(res, names, labs):
     peers = [lab for lab in labs if lab != "skgru"]
+    if "best peer" in res["ratios_skgru_over"]:
+        peers.append("best peer")
     lines = [
         "# CPU benchmark: skgru vs peers",
         "",

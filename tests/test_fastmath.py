@@ -80,3 +80,28 @@ def test_float64_is_exact(which):
         _apply_sigmoid(x, 1.0, out)
         ref = expit(x)
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("K,N", [(1, 3), (3, 12), (16, 96), (32, 384), (64, 768), (256, 768)])
+def test_matmul_rowwise_rows_independent_of_batch(dtype, K, N):
+    """Bitwise: a row's product does not depend on its neighbours or position."""
+    rng = np.random.default_rng(K * 1000 + N)
+    M = 37
+    A = rng.standard_normal((M, K)).astype(dtype)
+    Bm = rng.standard_normal((K, N)).astype(dtype)
+    full = np.empty((M, N), dtype=dtype)
+    _cpu.matmul_rowwise(A, Bm, full)
+    np.testing.assert_allclose(full, A @ Bm, rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-4)
+    perm = rng.permutation(M)
+    shuffled = np.empty((M, N), dtype=dtype)
+    _cpu.matmul_rowwise(np.ascontiguousarray(A[perm]), Bm, shuffled)
+    np.testing.assert_array_equal(shuffled, full[perm])
+    for i in (0, 5, 15, 16, 36):
+        row = np.empty((1, N), dtype=dtype)
+        _cpu.matmul_rowwise(np.ascontiguousarray(A[i : i + 1]), Bm, row)
+        np.testing.assert_array_equal(row[0], full[i])
+    for m in (2, 17, 20):
+        part = np.empty((m, N), dtype=dtype)
+        _cpu.matmul_rowwise(np.ascontiguousarray(A[-m:]), Bm, part)
+        np.testing.assert_array_equal(part, full[-m:])
