@@ -16,8 +16,6 @@ __all__ = [
     "head_loss_grad",
     "head_proba",
     "draw_regularisers",
-    "pool_states",
-    "pool_backward",
     "init_embedding",
     "L2_PENALISED",
 ]
@@ -73,48 +71,6 @@ def init_params(
 def init_embedding(rng, vocab_size, embedding_dim, dtype):
     """Keras's ``Embedding`` default: uniform(-0.05, 0.05)."""
     return rng.uniform(-0.05, 0.05, size=(vocab_size, embedding_dim)).astype(dtype)
-
-
-def pool_states(H, mask, pooling):
-    """Pool the states ``H (T + 1, B, U)`` over the valid steps of ``mask (T, B)``.
-
-    ``"last"`` is the state after the last step (frozen through padding, so
-    the state after the last valid step); ``"mean"`` and ``"max"`` run over
-    the valid steps only, and give zeros for a sequence with none. Returns
-    ``(pooled (B, U), aux)``, ``aux`` being what :func:`pool_backward` needs.
-    """
-    if pooling == "last":
-        return H[-1], None
-    valid = mask.astype(bool)[:, :, None]
-    steps = H[1:]
-    if pooling == "mean":
-        counts = valid.sum(axis=0).astype(H.dtype)
-        safe = np.maximum(counts, 1)
-        return (np.where(valid, steps, 0).sum(axis=0) / safe).astype(H.dtype), safe
-    masked = np.where(valid, steps, -np.inf)
-    arg = masked.argmax(axis=0)
-    pooled = np.take_along_axis(steps, arg[None], axis=0)[0]
-    pooled = np.where(valid.any(axis=0), pooled, 0).astype(H.dtype)
-    return pooled, (arg, valid.any(axis=0))
-
-
-def pool_backward(d_pooled, mask, pooling, aux, T):
-    """Gradients on the states from the gradient on the pooled state.
-
-    Returns ``(dH_seq (T, B, U) or None, dh_last (B, U))``.
-    """
-    B, U = d_pooled.shape
-    if pooling == "last":
-        return None, d_pooled
-    zeros = np.zeros((B, U), dtype=d_pooled.dtype)
-    if pooling == "mean":
-        valid = mask.astype(bool)[:, :, None]
-        dH = np.where(valid, (d_pooled / aux)[None], 0).astype(d_pooled.dtype)
-        return np.ascontiguousarray(dH), zeros
-    arg, any_valid = aux
-    dH = np.zeros((T, B, U), dtype=d_pooled.dtype)
-    np.put_along_axis(dH, arg[None], np.where(any_valid, d_pooled, 0)[None], axis=0)
-    return dH, zeros
 
 
 def fused_bias(bias):
