@@ -209,11 +209,11 @@ def save_model(estimator, path):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(20, 5, 2))
     >>> y = np.arange(20) % 2
-    >>> clf = ConstrainedGRUClassifier(units=4, max_iter=3, random_state=0)
-    >>> clf = clf.fit(X, y)  # doctest: +SKIP
+    >>> clf = ConstrainedGRUClassifier(units=4, max_iter=3, random_state=0, device="cpu")
+    >>> clf = clf.fit(X, y)
     >>> path = os.path.join(tempfile.mkdtemp(), "model.skgru")
-    >>> save_model(clf, path)  # doctest: +SKIP
-    >>> bool((load_model(path).predict(X) == clf.predict(X)).all())  # doctest: +SKIP
+    >>> save_model(clf, path)
+    >>> bool((load_model(path).predict(X) == clf.predict(X)).all())
     True
     """
     name = type(estimator).__name__
@@ -568,7 +568,7 @@ def load_model(path):
 
     Returns
     -------
-    estimator : ConstrainedGRUClassifier
+    estimator : ConstrainedGRUClassifier or ConstrainedGRURegressor
 
     Raises
     ------
@@ -577,6 +577,21 @@ def load_model(path):
         has a newer format version, unknown keys or members, arrays whose
         dtype or shape disagree with the manifest or with the model, or
         unknown parameters or attributes.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from skgru import ConstrainedGRURegressor, load_model, save_model
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(20, 4, 1))
+    >>> reg = ConstrainedGRURegressor(units=3, max_iter=2, random_state=0, device="cpu")
+    >>> reg = reg.fit(X, X.sum(axis=(1, 2)))
+    >>> path = os.path.join(tempfile.mkdtemp(), "reg.skgru")
+    >>> save_model(reg, path)
+    >>> loaded = load_model(path)
+    >>> type(loaded).__name__, bool(np.array_equal(loaded.predict(X), reg.predict(X)))
+    ('ConstrainedGRURegressor', True)
     """
     opened = None
     if not hasattr(path, "read"):

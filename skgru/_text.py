@@ -388,7 +388,7 @@ class SequenceVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
 
         Returns
         -------
-        ids : ndarray of shape (n_samples, max_len_), dtype int32
+        ids : ndarray of shape (n_samples, ``max_len_``), dtype int32
             Token ids, padded with 0; 1 marks out-of-vocabulary tokens.
         """
         token_lists = self._fit(X)
@@ -405,7 +405,7 @@ class SequenceVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
 
         Returns
         -------
-        ids : ndarray of shape (n_samples, max_len_), dtype int32
+        ids : ndarray of shape (n_samples, ``max_len_``), dtype int32
             Token ids, padded with 0; 1 marks out-of-vocabulary tokens.
         """
         check_is_fitted(self, "vocabulary_")
@@ -458,7 +458,7 @@ class SequenceVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
 
         Returns
         -------
-        tokens : ndarray of shape (len(vocabulary_),), dtype object
+        tokens : ndarray of shape (``len(vocabulary_)``,), dtype object
             ``tokens[i]`` is the token of id ``i + 2`` (ids 0 and 1 are padding
             and out-of-vocabulary). These are not the output columns, which
             are sequence positions.
