@@ -46,6 +46,14 @@ ConstrainedGRUClassifier(units=8, embedding_dim=4, max_iter=2, random_state=0).f
 print(t_import, t_fit, time.perf_counter() - t0)
 """
 
+# What any scikit-learn + numba package pays before its own code runs.
+FLOOR = """
+import time
+t0 = time.perf_counter()
+import numpy, scipy.special, sklearn.base, sklearn.utils.validation, numba
+print(time.perf_counter() - t0)
+"""
+
 GRID = """
 import time, warnings
 import numpy as np
@@ -53,11 +61,11 @@ from sklearn.model_selection import GridSearchCV
 from skgru import ConstrainedGRUClassifier
 warnings.simplefilter("ignore")
 rng = np.random.default_rng(0)
-X = rng.standard_normal((120, 30, 4)).astype(np.float32)
+X = rng.standard_normal((240, 30, 4)).astype(np.float32)
 y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
 grid = {"units": [8, 16], "learning_rate_init": [1e-3, 1e-2]}
 t0 = time.perf_counter()
-gs = GridSearchCV(ConstrainedGRUClassifier(max_iter=15, batch_size=16, random_state=0),
+gs = GridSearchCV(ConstrainedGRUClassifier(max_iter=30, batch_size=16, random_state=0),
                   grid, cv=3, n_jobs=N_JOBS).fit(X, y)
 print(time.perf_counter() - t0, gs.best_score_)
 """
@@ -86,12 +94,18 @@ def main():
     res = {"command": " ".join(["python", "benchmarks/bench_startup.py", *sys.argv[1:]])}
     res["date"] = time.strftime("%Y-%m-%d %H:%M:%S")
 
-    cold, warm = [], []
+    cold, warm, floor = [], [], []
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as d:
             env = {**base_env, "NUMBA_CACHE_DIR": d}
+            floor.append(run(FLOOR, env))
             cold.append(run(TINY_FIT, env))
             warm.append(run(TINY_FIT, env))
+    res["import_floor"] = {
+        "what": "import numpy, scipy.special, sklearn.base, sklearn.utils.validation, numba",
+        "wall_s": summary([w for w, _ in floor]),
+        "import_s": summary([v[0] for _, v in floor]),
+    }
     res["tiny_fit_cold"] = {
         "wall_s": summary([w for w, _ in cold]),
         "import_s": summary([v[0] for _, v in cold]),
@@ -131,7 +145,7 @@ def main():
                 times[nj].append(t)
                 scores[nj] = s
         res["gridsearch_warm"] = {
-            "grid": "units [8,16] x learning_rate_init [1e-3,1e-2], cv=3, 120 x 30 x 4",
+            "grid": "units [8,16] x learning_rate_init [1e-3,1e-2], cv=3, 240 x 30 x 4, 30 epochs",
             "n_jobs_1_s": summary(times[1]),
             "n_jobs_2_s": summary(times[2]),
             "speedup_n_jobs_2": summary([a / b for a, b in zip(times[1], times[2])]),
@@ -156,8 +170,10 @@ def main():
         f"{f(w['import_and_numeric_fit_s'])} | {f(w['both_fits_s'])} |",
         f"| cold cache | {f(c['wall_s'])} | {f(c['import_s'])} | "
         f"{f(c['import_and_numeric_fit_s'])} | {f(c['both_fits_s'])} |",
+        f"| floor: numpy + scipy.special + sklearn + numba only | "
+        f"{f(res['import_floor']['wall_s'])} | {f(res['import_floor']['import_s'])} | - | - |",
         "",
-        f"GridSearchCV(n_jobs=2), 4 candidates x 3 folds, on an empty cache: "
+        f"GridSearchCV(n_jobs=2), 4 candidates x 3 folds (+ refit), on an empty cache: "
         f"{g['cold_search_s']:.1f} s, then {g['warm_search_s']:.1f} s warm; "
         f"cache data files {g['cache_data_files_after_cold']} after the cold run, "
         f"{g['cache_data_files_after_warm']} after the warm one (no recompilation); "
