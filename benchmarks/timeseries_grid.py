@@ -363,7 +363,7 @@ def write_markdown(results, path):
         f"({env['processor']}, {env['platform']}), shared with other work: load average "
         f"(1, 5, 15 min) at the end {env['loadavg_at_end']}. Python {env['python']}, "
         f"numpy {env['numpy']}, numba {env['numba']}, scikit-learn {env['scikit-learn']}, "
-        f"skgru {env['skgru']}."
+        f"skgru {env['skgru']} (git {env.get('git')})."
         + (" **Quick mode: not representative.**" if results["quick"] else ""),
         "",
         "Protocol: `GridSearchCV` (accuracy, `n_jobs=1`) on the training split only, refit "
