@@ -548,9 +548,13 @@ gives the serial results when ray is installed.
 * For 3-D dask arrays, predict block-wise directly:
 
   ```python
-  proba = Xd.map_blocks(est.predict_proba, drop_axis=[1, 2], new_axis=1,
-                        chunks=(Xd.chunks[0], (len(est.classes_),)),
-                        meta=np.empty((0, 0), np.float32))
+  proba = Xd.map_blocks(
+      est.predict_proba,
+      drop_axis=[1, 2],
+      new_axis=1,
+      chunks=(Xd.chunks[0], (len(est.classes_),)),
+      meta=np.empty((0, 0), np.float32),
+  )
   ```
 * Without dask: `benchmarks/streaming_example.py` trains on a dataset stored as
   `.npy` chunks on disk, memory-mapped (`np.load(..., mmap_mode="r")`) and fed
