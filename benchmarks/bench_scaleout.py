@@ -481,7 +481,7 @@ event per compilation; loading from the disk cache fires none):
 
 Both workers use the same fresh cache directory, so a kernel that one worker
 has finished compiling can be loaded from the cache by the other, which then
-fires no event for it; hence counts below the number of kernels.
+fires no event for it; hence the two workers' counts differ.
 Every kernel signature was compiled or loaded exactly once in each worker
 (dispatcher cache counters: {cold[0]["kernel_signatures_loaded_or_compiled"]}).
 
