@@ -111,12 +111,30 @@ def check_kernels(cuda, small):
     from skgru._kernels import _cpu, _cuda
 
     T, B, F, U = (4, 5, 3, 6) if small else (9, 37, 7, 45)
+    saved = dict(_cuda.LAUNCH)
+    try:
+        for label, launch in KERNEL_VARIANTS.items():
+            _cuda.LAUNCH.update(launch)
+            _check_kernels(cuda, _cpu, _cuda, T, B, F, U, label)
+    finally:
+        _cuda.LAUNCH.update(saved)
+
+
+# Recurrent kernel variants checked against the CPU (launch-time settings).
+KERNEL_VARIANTS = {
+    "": {"recurrent_variant": "rows"},
+    "split4 ": {"recurrent_variant": "split", "k_split": 4},
+    "split8 ": {"recurrent_variant": "split", "k_split": 8},
+}
+
+
+def _check_kernels(cuda, _cpu, _cuda, T, B, F, U, label):
     for dtype in (np.float64, np.float32):
         ks = _cuda.kernels(dtype)
         for reset_after in (True, False):
             for use_rmask in (False, True):
                 rng = np.random.default_rng()
-                tag = f"{np.dtype(dtype).name} reset_after={reset_after} rmask={use_rmask}"
+                tag = f"{label}{np.dtype(dtype).name} reset_after={reset_after} rmask={use_rmask}"
                 X = rng.normal(size=(T, B, F)).astype(dtype)
                 mask = np.ones((T, B), np.uint8)
                 mask[T - 2 :, 1] = 0
@@ -286,9 +304,25 @@ def _median_time(fn, sync, repeats, warmup):
     return float(np.median(times))
 
 
-def time_skgru(cuda, wl, repeats, warmup, rows_options):
-    """Training and inference timings; ``rows_per_block`` (a launch-time
-    setting, no recompilation) is swept and the fastest is reported."""
+def _sweep_options(U, full):
+    """Launch settings to time (label -> LAUNCH update): rows per block of the
+    default recurrent kernels, then the split-k variant with the ``k_split``
+    values that give distinct blocks for ``U`` (at most 1024 threads)."""
+    opts = {f"rows={r}": {"recurrent_variant": "rows", "rows_per_block": r} for r in
+            ((1, 2, 4) if full else (1, 2))}  # fmt: skip
+    seen = set()
+    for k in (2, 4, 8, 16) if full else (2, 4):
+        eff = min(k, U, 1024 // min(256, U))
+        if eff > 1 and eff not in seen:
+            seen.add(eff)
+            opts[f"split k={eff}"] = {"recurrent_variant": "split", "k_split": eff}
+    return opts
+
+
+def time_skgru(cuda, wl, repeats, warmup, full):
+    """Training and inference timings; the launch-time settings of
+    :func:`_sweep_options` (no recompilation within a variant) are swept and
+    the fastest is reported."""
     from skgru._backend import TrainConfig
     from skgru._cuda_backend import CUDATrainer
     from skgru._kernels import _cuda
@@ -331,32 +365,33 @@ def time_skgru(cuda, wl, repeats, warmup, rows_options):
         ks.gemm(d_H[T], Wd, d_logits)
         ks.add_row_vector(d_logits, bd)
 
-    saved = _cuda.LAUNCH["rows_per_block"]
+    saved = dict(_cuda.LAUNCH)
     sweep = {}
     try:
-        for rows in rows_options:
-            _cuda.LAUNCH["rows_per_block"] = rows
+        for label, launch in _sweep_options(U, full).items():
+            _cuda.LAUNCH.update(saved)
+            _cuda.LAUNCH.update(launch)
             try:
                 train_s = _median_time(train_epoch, cuda.synchronize, repeats, warmup)
                 infer_s = _median_time(infer, cuda.synchronize, repeats, warmup)
             except Exception as exc:  # e.g. too many registers for this block size
-                RESULTS["errors"].append(f"W{U} rows_per_block={rows}: {type(exc).__name__}")
-                log(f"   rows_per_block={rows}: failed ({type(exc).__name__}: {exc})"[:300])
+                RESULTS["errors"].append(f"H{U} {label}: {type(exc).__name__}")
+                log(f"   {label}: failed ({type(exc).__name__}: {exc})"[:300])
                 continue
             train_s /= n_batches
-            sweep[rows] = {"train_seq_s": B / train_s, "infer_seq_s": Bi / infer_s}
-            log(f"   rows_per_block={rows}: {sweep[rows]}")
+            sweep[label] = {"train_seq_s": B / train_s, "infer_seq_s": Bi / infer_s}
+            log(f"   {label}: {sweep[label]}")
     finally:
-        _cuda.LAUNCH["rows_per_block"] = saved
+        _cuda.LAUNCH.update(saved)
         trainer.close()
     best_train = max(sweep, key=lambda r: sweep[r]["train_seq_s"])
     best_infer = max(sweep, key=lambda r: sweep[r]["infer_seq_s"])
     return {
         "train_seq_s": sweep[best_train]["train_seq_s"],
         "train_step_s": B / sweep[best_train]["train_seq_s"],
-        "train_rows_per_block": best_train,
+        "train_launch": best_train,
         "infer_seq_s": sweep[best_infer]["infer_seq_s"],
-        "infer_rows_per_block": best_infer,
+        "infer_launch": best_infer,
         "sweep": {str(k): v for k, v in sweep.items()},
     }
 
@@ -396,11 +431,11 @@ def time_torch(torch, wl, repeats, warmup):
 
 
 @guarded("timing")
-def run_timing(cuda, torch, workloads, repeats, warmup, rows_options):
+def run_timing(cuda, torch, workloads, repeats, warmup, full):
     for name, wl in workloads.items():
         row = {"workload": wl}
         try:
-            row["skgru"] = time_skgru(cuda, wl, repeats, warmup, rows_options)
+            row["skgru"] = time_skgru(cuda, wl, repeats, warmup, full)
             log(f"   {name} skgru: {row['skgru']}")
         except Exception as exc:
             RESULTS["errors"].append(f"timing {name} skgru: {type(exc).__name__}: {exc}")
@@ -446,7 +481,7 @@ def print_table():
             f"{_ratio(s, t, 'infer_seq_s')}"
         )
     log("(sequences per second; ratio = skgru / cuDNN, > 1 means skgru is faster;")
-    log(" skgru: best of the rows_per_block sweep printed above, see the JSON)")
+    log(" skgru: best of the launch sweep (rows=N, split k=N) printed above, see the JSON)")
     n_pass = sum(1 for c in RESULTS["correctness"] if c["pass"])
     n_all = len(RESULTS["correctness"])
     verdict = "PASS" if n_all and n_pass == n_all else "FAIL"
@@ -520,8 +555,7 @@ def main(argv=None):
     if not args.skip_timing:
         workloads = SMOKE_WORKLOADS if small else WORKLOADS
         repeats, warmup = (1, 1) if small else (7, 2)
-        rows_options = (1, 2) if small else (1, 2, 4)
-        run_timing(cuda, None if small else torch, workloads, repeats, warmup, rows_options)
+        run_timing(cuda, None if small else torch, workloads, repeats, warmup, not small)
     RESULTS["wall_s"] = time.perf_counter() - t_start
     print_table()
     log(f"total {RESULTS['wall_s']:.1f} s")

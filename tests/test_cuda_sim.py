@@ -114,10 +114,22 @@ def _batch(rng, T, B, F, U, dtype, reset_after):
     return X, mask, W, R, bias
 
 
+# Recurrent kernel variants: the default (rows per block) and split-k with
+# slices that do and do not divide U = 6 (5: the last slices are empty).
+VARIANTS = {
+    "rows": {"recurrent_variant": "rows"},
+    "split1": {"recurrent_variant": "split", "k_split": 1},
+    "split4": {"recurrent_variant": "split", "k_split": 4},
+    "split5": {"recurrent_variant": "split", "k_split": 5},
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("reset_after", [True, False])
 @pytest.mark.parametrize("use_rmask", [False, True])
-def test_forward_backward_match_cpu(dtype, reset_after, use_rmask):
+def test_forward_backward_match_cpu(dtype, reset_after, use_rmask, variant):
+    _cuda.LAUNCH.update(VARIANTS[variant])
     rng = np.random.default_rng(2)
     T, B, F, U = 4, 5, 3, 6  # U > unit_threads, B > rows_per_block
     X, mask, W, R, bias = _batch(rng, T, B, F, U, dtype, reset_after)
@@ -171,6 +183,53 @@ def test_forward_backward_match_cpu(dtype, reset_after, use_rmask):
     gb = _poisoned((6 * U,), dtype)
     ks.sum_rows(dbp, gb)
     _close(gb.copy_to_host().reshape(2, 3 * U), db2, dtype)
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_split_variant_bitwise(reset_after):
+    """Split-k with one slice sums in the order of the default kernels (equal
+    bits, forward with ``h0=None`` and without the gate store, backward with
+    recurrent dropout); more slices repeat bitwise run to run."""
+    rng = np.random.default_rng(4)
+    T, B, F, U = 4, 5, 3, 6
+    dtype = np.float64
+    X, mask, W, R, bias = _batch(rng, T, B, F, U, dtype, reset_after)
+    rmask = ((rng.random((B, U)) < 0.7) / 0.7).astype(dtype)
+    dH_seq = rng.normal(size=(T, B, U)).astype(dtype)
+    dh_last = rng.normal(size=(B, U)).astype(dtype)
+    d = {k: cuda.to_device(v) for k, v in dict(X=X, mask=mask, W=W, R=R, bias=bias).items()}
+
+    def run(variant, k_split):
+        _cuda.LAUNCH.update(recurrent_variant=variant, k_split=k_split)
+        ks = _cuda.kernels(dtype)
+        outs = []
+        dH = _poisoned((T + 1, B, U), dtype)
+        ks.gru_forward(
+            d["X"], d["mask"], d["W"], d["R"], d["bias"], None, None, reset_after, dH, None,
+            _poisoned((T, B, 3 * U), dtype),
+        )  # fmt: skip
+        outs.append(dH.copy_to_host())
+        dS = _poisoned((T, B, 4 * U), dtype)
+        d_rmask = cuda.to_device(rmask)
+        dA = _poisoned((T, B, 3 * U), dtype)
+        ks.gru_forward(
+            d["X"], d["mask"], d["W"], d["R"], d["bias"], None, d_rmask, reset_after, dH, dS, dA,
+        )  # fmt: skip
+        RT = _poisoned((3 * U, U), dtype)
+        ks.transpose(d["R"], RT)
+        G = cuda.to_device(dh_last.copy())
+        ddA, ddM = _poisoned(dA.shape, dtype), _poisoned(dA.shape, dtype)
+        dbp = _poisoned((B, 6 * U), dtype)
+        ks.gru_backward_steps(
+            d["mask"], RT, d_rmask, reset_after, dH, dS, cuda.to_device(dH_seq), G, ddA, ddM, dbp
+        )
+        outs += [a.copy_to_host() for a in (dH, dS, G, ddA, ddM, dbp)]
+        return outs
+
+    for a, b in zip(run("rows", 4), run("split", 1)):
+        np.testing.assert_array_equal(b, a)
+    for a, b in zip(run("split", 3), run("split", 3)):
+        np.testing.assert_array_equal(b, a)
 
 
 def test_forward_matches_reference_oracle():
@@ -339,9 +398,11 @@ def _tiny_data(seed=0, N=7, T=4, F=2, n_classes=3):
     return X, y
 
 
+@pytest.mark.parametrize("variant", ["rows", "split4"])
 @pytest.mark.parametrize("reset_after", [True, False])
-def test_trainer_matches_cpu_with_regularisers(reset_after):
+def test_trainer_matches_cpu_with_regularisers(reset_after, variant):
     """Dropout, recurrent dropout, noise, L2, clipping, constraints, masks, SGD."""
+    _cuda.LAUNCH.update(VARIANTS[variant])
     rng = np.random.default_rng(9)
     N, T, F, U, K = 6, 4, 3, 5, 3
     values = rng.normal(size=(N, T, F))

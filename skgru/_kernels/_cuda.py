@@ -19,6 +19,14 @@ Design
   with the gate nonlinearities and the state update (each thread computes the
   three dot products of its unit and applies :mod:`._math`). This design also
   runs in Numba's CUDA simulator, which cannot synchronise a grid.
+* An alternative recurrence, ``LAUNCH["recurrent_variant"] = "split"``
+  (``gru_forward_split`` / ``gru_backward_split``), keeps one sequence per
+  block but splits the reduction axis of each recurrent product over
+  ``k_split`` rows of threads (partial sums in shared memory, added in slice
+  order after a barrier), so each thread's chain of dependent R loads is
+  ``k_split`` times shorter and an SM has more warps to hide L2 latency.
+  Same gate math, masks and summation order fixed per output; ``k_split=1``
+  gives the default kernels' bits.
 * Backward through time is the same shape in reverse; it writes ``dA`` and
   ``dM`` for every step, and the weight gradients are GEMMs afterwards
   (SPEC.md 1b).
@@ -36,6 +44,7 @@ Launch sizes come from :data:`LAUNCH`; tests shrink them (and call
 :func:`clear_cache`) so that tiny inputs span several blocks.
 """
 
+import inspect
 import math
 
 import numpy as np
@@ -51,7 +60,10 @@ __all__ = ["LAUNCH", "clear_cache", "kernels", "KernelSet"]
 # ``unit_threads``: threads across hidden units in the recurrent kernels (a
 # stride loop covers larger U); ``rows_per_block``: sequences per block in the
 # recurrent kernels (None = 1; more rows reuse R through L1 but use fewer
-# blocks); ``threads``: elementwise kernels; ``max_blocks``: cap of
+# blocks); ``recurrent_variant``: ``"rows"`` (``gru_*_steps``, the default)
+# or ``"split"`` (``gru_*_split``: one sequence per block, the reduction axis
+# of the recurrent products split over ``k_split`` thread rows, see
+# :func:`_build`); ``threads``: elementwise kernels; ``max_blocks``: cap of
 # grid-stride elementwise launches; ``reduce_threads``: one-block reductions
 # (a power of two).
 LAUNCH = {
@@ -59,6 +71,8 @@ LAUNCH = {
     "gemm_reg": 4,
     "unit_threads": 256,
     "rows_per_block": None,
+    "recurrent_variant": "rows",
+    "k_split": 4,
     "threads": 256,
     "max_blocks": 4096,
     "reduce_threads": 256,
@@ -66,6 +80,15 @@ LAUNCH = {
 
 # Largest dynamic shared memory a block asks for without opting in.
 _SHARED_LIMIT = 48 * 1024
+
+# Most threads per block of the split-k recurrent kernels. They are compiled
+# twice, with launch bounds of 1024 threads (at most 64 registers a thread:
+# ptxas spills a few hundred bytes) and of 512 (at most 128: no spills);
+# launches of up to 512 threads use the second.
+_SPLIT_MAX_THREADS = 1024
+_SPLIT_SMALL_THREADS = 512
+
+_VARIANTS = ("rows", "split")
 
 _CACHE = {}
 
@@ -115,6 +138,11 @@ def _build(dtype, tile, reg, reduce_threads):
     candidate_reset_before = m.candidate_reset_before
     grad_zn = m.grad_zn
     grad_r = m.grad_r
+
+    def bounded(fn, threads):
+        if "launch_bounds" in inspect.signature(cuda.jit).parameters:
+            return cuda.jit(launch_bounds=threads)(fn)
+        return cuda.jit(fn)  # the simulator's jit has no launch bounds
 
     # -- data movement ---------------------------------------------------------
 
@@ -655,6 +683,321 @@ def _build(dtype, tile, reg, reduce_threads):
             if row_ok:
                 G[b, j] = sh[goff + j]
 
+    # -- the recurrence, split-k variant -----------------------------------------
+    #
+    # One sequence per block, ``blockDim = (TX, KS)``: thread ``(tx, ks)``
+    # sums slice ``ks`` of the reduction axis (``k`` in ``[ks * KC, (ks + 1)
+    # * KC)``, ascending) for the columns ``j = tx, tx + TX, ...``, and writes
+    # its partial sums to shared memory; after a barrier the per-unit work
+    # (combining the partials in slice order 0, 1, ..., KS - 1, the gate math,
+    # the stores) is spread over all ``TX * KS`` threads. Each thread's serial
+    # chain of dependent loads and FMAs is ``KS`` times shorter than in
+    # ``gru_*_steps`` and the SM has ``KS`` times more warps to hide the
+    # latency of reading ``R`` from L2. The summation order per output is fixed
+    # (so bitwise reproducible run to run); with ``KS = 1`` it is the order of
+    # ``gru_*_steps``. ``mask`` is uniform across a block (one sequence), so
+    # masked steps skip the products and their barriers.
+
+    def _gru_forward_split(
+        A, mask, R, b_i, b_h, rmask, use_rmask, reset_after, store, zero_h0, H, S, one
+    ):
+        """As :func:`gru_forward_steps`, one sequence per block, split-k.
+
+        Shared memory (dynamic): ``h [U]``, ``h * rmask [U]``, partial sums
+        ``[KS][3][U]``, then ``z [U]`` and ``r * h * rmask [U]``
+        (reset_after=False).
+        """
+        sh = cuda.shared.array(0, sdt)
+        T = A.shape[0]
+        U = R.shape[0]
+        TX = cuda.blockDim.x
+        KS = cuda.blockDim.y
+        tx = cuda.threadIdx.x
+        ks = cuda.threadIdx.y
+        tid = ks * TX + tx
+        NT = TX * KS
+        b = cuda.blockIdx.x
+        zero = one - one
+        KC = (U + KS - 1) // KS
+        k0 = ks * KC
+        k1 = min(U, k0 + KC)
+        hoff = 0
+        hmoff = U
+        poff = 2 * U
+        zoff = (2 + 3 * KS) * U
+        rhoff = zoff + U
+        for j in range(tid, U, NT):
+            if zero_h0:
+                H[0, b, j] = zero
+            h = H[0, b, j]
+            sh[hoff + j] = h
+            if use_rmask:
+                h = h * rmask[b, j]
+            sh[hmoff + j] = h
+        cuda.syncthreads()
+        for t in range(T):
+            if mask[t, b] == 0:  # uniform: the state stays, no products
+                for j in range(tid, U, NT):
+                    H[t + 1, b, j] = sh[hoff + j]
+                    if store:
+                        for c in range(4):
+                            S[t, b, c * U + j] = zero
+                continue
+            if reset_after:
+                for j in range(tx, U, TX):
+                    mz = zero
+                    mr = zero
+                    mn = zero
+                    for k in range(k0, k1):
+                        hk = sh[hmoff + k]
+                        mz += hk * R[k, j]
+                        mr += hk * R[k, U + j]
+                        mn += hk * R[k, 2 * U + j]
+                    q = poff + ks * 3 * U
+                    sh[q + j] = mz
+                    sh[q + U + j] = mr
+                    sh[q + 2 * U + j] = mn
+                cuda.syncthreads()
+                for j in range(tid, U, NT):
+                    mz = sh[poff + j]
+                    mr = sh[poff + U + j]
+                    mn = sh[poff + 2 * U + j]
+                    for s in range(1, KS):
+                        q = poff + s * 3 * U
+                        mz += sh[q + j]
+                        mr += sh[q + U + j]
+                        mn += sh[q + 2 * U + j]
+                    m_n = mn + b_h[2 * U + j]
+                    z, r, n, h = gates_reset_after(
+                        A[t, b, j] + b_i[j],
+                        A[t, b, U + j] + b_i[U + j],
+                        A[t, b, 2 * U + j] + b_i[2 * U + j],
+                        mz + b_h[j],
+                        mr + b_h[U + j],
+                        m_n,
+                        sh[hoff + j],
+                        one,
+                    )
+                    if store:
+                        S[t, b, j] = z
+                        S[t, b, U + j] = r
+                        S[t, b, 2 * U + j] = n
+                        S[t, b, 3 * U + j] = m_n
+                    sh[hoff + j] = h
+                    H[t + 1, b, j] = h
+                    if use_rmask:
+                        h = h * rmask[b, j]
+                    sh[hmoff + j] = h
+                cuda.syncthreads()
+            else:
+                for j in range(tx, U, TX):
+                    mz = zero
+                    mr = zero
+                    for k in range(k0, k1):
+                        hk = sh[hmoff + k]
+                        mz += hk * R[k, j]
+                        mr += hk * R[k, U + j]
+                    q = poff + ks * 3 * U
+                    sh[q + j] = mz
+                    sh[q + U + j] = mr
+                cuda.syncthreads()
+                for j in range(tid, U, NT):
+                    mz = sh[poff + j]
+                    mr = sh[poff + U + j]
+                    for s in range(1, KS):
+                        q = poff + s * 3 * U
+                        mz += sh[q + j]
+                        mr += sh[q + U + j]
+                    z, r = update_gates(
+                        A[t, b, j] + b_i[j], A[t, b, U + j] + b_i[U + j], mz, mr, one
+                    )
+                    sh[zoff + j] = z
+                    sh[rhoff + j] = r * sh[hmoff + j]
+                    if store:
+                        S[t, b, j] = z
+                        S[t, b, U + j] = r
+                cuda.syncthreads()
+                for j in range(tx, U, TX):
+                    q = zero
+                    for k in range(k0, k1):
+                        q += sh[rhoff + k] * R[k, 2 * U + j]
+                    sh[poff + ks * 3 * U + j] = q
+                cuda.syncthreads()
+                for j in range(tid, U, NT):
+                    q = sh[poff + j]
+                    for s in range(1, KS):
+                        q += sh[poff + s * 3 * U + j]
+                    n, h = candidate_reset_before(
+                        A[t, b, 2 * U + j] + b_i[2 * U + j], q, sh[zoff + j], sh[hoff + j], one
+                    )
+                    if store:
+                        S[t, b, 2 * U + j] = n
+                        S[t, b, 3 * U + j] = sh[rhoff + j]
+                    sh[hoff + j] = h
+                    H[t + 1, b, j] = h
+                    if use_rmask:
+                        h = h * rmask[b, j]
+                    sh[hmoff + j] = h
+                cuda.syncthreads()
+
+    def _gru_backward_split(
+        mask, RT, rmask, use_rmask, reset_after, H, S, dH_seq, has_seq, G, dA, dM, dbp, one
+    ):
+        """As :func:`gru_backward_steps`, one sequence per block, split-k.
+
+        The product ``dh = d @ R.T`` of step ``t`` is added to the state
+        gradient at the start of step ``t - 1`` (same arithmetic as adding it
+        at the end of step ``t``). Shared memory: ``g [U]``, partial sums
+        ``[KS][U]``, then ``dM row [3U]`` (reset_after) or ``dn [U]``, ``[dz |
+        dr] [2U]``, ``dRH * r [U]``.
+        """
+        sh = cuda.shared.array(0, sdt)
+        T = dA.shape[0]
+        U = G.shape[1]
+        TX = cuda.blockDim.x
+        KS = cuda.blockDim.y
+        tx = cuda.threadIdx.x
+        ks = cuda.threadIdx.y
+        tid = ks * TX + tx
+        NT = TX * KS
+        b = cuda.blockIdx.x
+        zero = one - one
+        goff = 0
+        poff = U
+        doff = (1 + KS) * U  # reset_after: dM row [3U]
+        dnoff = doff  # reset_before: dn [U]
+        dzroff = doff + U  # reset_before: [dz | dr] [2U]
+        drhoff = doff + 3 * U  # reset_before: dRH * r [U]
+        # slices of the reduction axis: 3U (reset_after) or U then 2U
+        KC3 = (3 * U + KS - 1) // KS
+        KC1 = (U + KS - 1) // KS
+        KC2 = (2 * U + KS - 1) // KS
+        for j in range(tid, U, NT):
+            sh[goff + j] = G[b, j]
+            for c in range(6):
+                dbp[b, c * U + j] = zero
+        cuda.syncthreads()
+        pending = False
+        for t in range(T - 1, -1, -1):
+            valid = mask[t, b] != 0  # uniform across the block
+            for j in range(tid, U, NT):
+                gv = sh[goff + j]
+                if pending:
+                    dh = sh[poff + j]
+                    for s in range(1, KS):
+                        dh += sh[poff + s * U + j]
+                    if not reset_after:
+                        dh = dh + sh[drhoff + j]
+                    if use_rmask:
+                        dh = dh * rmask[b, j]
+                    gv = gv + dh
+                if has_seq:
+                    gv = gv + dH_seq[t, b, j]
+                if not valid:
+                    for c in range(3):
+                        dA[t, b, c * U + j] = zero
+                        dM[t, b, c * U + j] = zero
+                    sh[goff + j] = gv
+                elif reset_after:
+                    z = S[t, b, j]
+                    r = S[t, b, U + j]
+                    n = S[t, b, 2 * U + j]
+                    m_n = S[t, b, 3 * U + j]
+                    dz, dn = grad_zn(gv, H[t, b, j], z, n, one)
+                    dr = grad_r(dn, m_n, r, one)
+                    dnr = dn * r
+                    dA[t, b, j] = dz
+                    dA[t, b, U + j] = dr
+                    dA[t, b, 2 * U + j] = dn
+                    dM[t, b, j] = dz
+                    dM[t, b, U + j] = dr
+                    dM[t, b, 2 * U + j] = dnr
+                    sh[doff + j] = dz
+                    sh[doff + U + j] = dr
+                    sh[doff + 2 * U + j] = dnr
+                    sh[goff + j] = gv * z
+                    dbp[b, j] += dz
+                    dbp[b, U + j] += dr
+                    dbp[b, 2 * U + j] += dn
+                    dbp[b, 3 * U + j] += dz
+                    dbp[b, 4 * U + j] += dr
+                    dbp[b, 5 * U + j] += dnr
+                else:
+                    z = S[t, b, j]
+                    n = S[t, b, 2 * U + j]
+                    dz, dn = grad_zn(gv, H[t, b, j], z, n, one)
+                    dA[t, b, j] = dz
+                    dA[t, b, 2 * U + j] = dn
+                    dM[t, b, j] = dz
+                    dM[t, b, 2 * U + j] = dn
+                    sh[dnoff + j] = dn
+                    sh[dzroff + j] = dz
+                    sh[goff + j] = gv * z
+                    dbp[b, j] += dz
+                    dbp[b, 2 * U + j] += dn
+            pending = valid
+            if not valid:
+                continue
+            cuda.syncthreads()
+            if reset_after:
+                k0 = ks * KC3
+                k1 = min(3 * U, k0 + KC3)
+                for j in range(tx, U, TX):
+                    dh = zero
+                    for k in range(k0, k1):
+                        dh += sh[doff + k] * RT[k, j]
+                    sh[poff + ks * U + j] = dh
+                cuda.syncthreads()
+            else:
+                k0 = ks * KC1
+                k1 = min(U, k0 + KC1)
+                for j in range(tx, U, TX):
+                    drh = zero
+                    for k in range(k0, k1):
+                        drh += sh[dnoff + k] * RT[2 * U + k, j]
+                    sh[poff + ks * U + j] = drh
+                cuda.syncthreads()
+                for j in range(tid, U, NT):
+                    drh = sh[poff + j]
+                    for s in range(1, KS):
+                        drh += sh[poff + s * U + j]
+                    r = S[t, b, U + j]
+                    hm = H[t, b, j]
+                    if use_rmask:
+                        hm = hm * rmask[b, j]
+                    dr = grad_r(drh, hm, r, one)
+                    dA[t, b, U + j] = dr
+                    dM[t, b, U + j] = dr
+                    sh[dzroff + U + j] = dr
+                    dbp[b, U + j] += dr
+                    sh[drhoff + j] = drh * r
+                cuda.syncthreads()
+                k0 = ks * KC2
+                k1 = min(2 * U, k0 + KC2)
+                for j in range(tx, U, TX):
+                    dh = zero
+                    for k in range(k0, k1):
+                        dh += sh[dzroff + k] * RT[k, j]
+                    sh[poff + ks * U + j] = dh
+                cuda.syncthreads()
+        for j in range(tid, U, NT):
+            gv = sh[goff + j]
+            if pending:
+                dh = sh[poff + j]
+                for s in range(1, KS):
+                    dh += sh[poff + s * U + j]
+                if not reset_after:
+                    dh = dh + sh[drhoff + j]
+                if use_rmask:
+                    dh = dh * rmask[b, j]
+                gv = gv + dh
+            G[b, j] = gv
+
+    gru_forward_split = bounded(_gru_forward_split, _SPLIT_MAX_THREADS)
+    gru_forward_split_small = bounded(_gru_forward_split, _SPLIT_SMALL_THREADS)
+    gru_backward_split = bounded(_gru_backward_split, _SPLIT_MAX_THREADS)
+    gru_backward_split_small = bounded(_gru_backward_split, _SPLIT_SMALL_THREADS)
+
     # -- reductions ------------------------------------------------------------
 
     @cuda.jit
@@ -1064,6 +1407,36 @@ class KernelSet:
             )
         return _ceil_div(B, rows), (tx, rows), shared
 
+    def _variant(self):
+        v = self.launch.get("recurrent_variant") or "rows"
+        if v not in _VARIANTS:
+            raise ValueError(f"LAUNCH['recurrent_variant'] must be one of {_VARIANTS}, got {v!r}")
+        return v
+
+    @staticmethod
+    def _split_suffix(block):
+        return "_small" if block[0] * block[1] <= _SPLIT_SMALL_THREADS else ""
+
+    def _split_launch(self, B, U, n_fixed, n_slice):
+        """Grid, block and shared bytes of the split-k kernels (one sequence per block).
+
+        Shared memory holds ``n_fixed + n_slice * k_split`` vectors of ``U``;
+        ``k_split`` is lowered to fit the thread and shared-memory limits.
+        """
+        tx = max(1, min(int(self.launch["unit_threads"]), U))
+        ks = max(1, min(int(self.launch.get("k_split") or 1), U, _SPLIT_MAX_THREADS // tx))
+        item = self.dtype.itemsize
+        while ks > 1 and (n_fixed + n_slice * ks) * U * item > _SHARED_LIMIT:
+            ks -= 1
+        shared = (n_fixed + n_slice * ks) * U * item
+        if shared > _SHARED_LIMIT:
+            raise ValueError(
+                f"units={U} is too large for the CUDA kernels with dtype {self.dtype} "
+                f"(they keep {n_fixed + n_slice} vectors per sequence in 48 KiB of shared "
+                "memory); use device='cpu' or dtype='float32'."
+            )
+        return B, (tx, ks), shared
+
     def gru_forward(self, X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
         """Same arguments as :func:`skgru._kernels._cpu.gru_forward` (device arrays).
 
@@ -1080,9 +1453,14 @@ class KernelSet:
         zero_h0 = h0 is None
         use_rmask = rmask is not None and rmask.shape[0] > 0
         store = S is not None and S.shape[0] > 0
-        grid, block, shared = self._recurrent_launch(B, U, 4)
+        if self._variant() == "split":
+            grid, block, shared = self._split_launch(B, U, 4, 3)
+            name = "gru_forward_split" + self._split_suffix(block)
+        else:
+            name = "gru_forward_steps"
+            grid, block, shared = self._recurrent_launch(B, U, 4)
         self._go(
-            "gru_forward_steps",
+            name,
             grid,
             block,
             shared,
@@ -1105,9 +1483,14 @@ class KernelSet:
         B, U = G.shape
         use_rmask = rmask is not None and rmask.shape[0] > 0
         has_seq = dH_seq is not None and dH_seq.shape[0] > 0
-        grid, block, shared = self._recurrent_launch(B, U, 5)
+        if self._variant() == "split":
+            grid, block, shared = self._split_launch(B, U, 5, 1)
+            name = "gru_backward_split" + self._split_suffix(block)
+        else:
+            name = "gru_backward_steps"
+            grid, block, shared = self._recurrent_launch(B, U, 5)
         self._go(
-            "gru_backward_steps",
+            name,
             grid,
             block,
             shared,
