@@ -246,16 +246,27 @@ class CPUBackend:
 _CPU = CPUBackend()
 
 
-def cuda_available():
-    """True when numba's CUDA target is importable and sees a GPU (costs nothing otherwise)."""
+def _cuda_problem():
+    """None when a GPU can be used, else why not (a short sentence).
+
+    Importing the CUDA backend is part of the check: a numba-cuda that sees a
+    GPU but fails to import (a version clash with NumPy, say) must send
+    ``device="auto"`` to the CPU instead of failing inside ``fit``.
+    """
     try:
         from numba import cuda
-    except ImportError:  # pragma: no cover - numba always ships numba.cuda or numba-cuda
-        return False
-    try:
-        return bool(cuda.is_available())
-    except Exception:  # pragma: no cover - driver errors mean "no GPU"
-        return False
+
+        if not cuda.is_available():
+            return "no CUDA GPU is available to numba"
+        from . import _cuda_backend  # noqa: F401
+    except Exception as exc:  # driver or import errors mean "no usable GPU"
+        return f"numba's CUDA target could not be used ({type(exc).__name__}: {exc})"
+    return None
+
+
+def cuda_available():
+    """True when numba's CUDA target imports, sees a GPU, and skgru's CUDA backend loads."""
+    return _cuda_problem() is None
 
 
 def get_backend(device="cpu"):
@@ -263,15 +274,16 @@ def get_backend(device="cpu"):
     if device == "cpu":
         return _CPU
     if device in ("auto", "cuda"):
-        if cuda_available():
+        problem = _cuda_problem()
+        if problem is None:
             from ._cuda_backend import CUDABackend
 
             # "auto" falls back to the CPU for options the device path lacks.
             return CUDABackend(cpu_fallback=device == "auto")
         if device == "cuda":
             raise ValueError(
-                "device='cuda' was requested but no CUDA GPU is available to numba "
-                "(install the extra with `pip install skgru[cuda]` and check the driver)."
+                f"device='cuda' was requested but {problem} (install the extra with "
+                "`pip install skgru[cuda]` and check the driver)."
             )
         return _CPU
     raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}.")
