@@ -121,10 +121,15 @@ def check_kernels(cuda, small):
 
 
 # Recurrent kernel variants checked against the CPU (launch-time settings).
+# split22: more than 512 threads at U = 45 (the kernels built for 1024
+# threads) and empty slices; r2 / r4: sequences per block (B = 37: the last
+# block is partly empty).
 KERNEL_VARIANTS = {
     "": {"recurrent_variant": "rows"},
-    "split4 ": {"recurrent_variant": "split", "k_split": 4},
-    "split8 ": {"recurrent_variant": "split", "k_split": 8},
+    "split4 ": {"recurrent_variant": "split", "k_split": 4, "split_rows": 1},
+    "split22 ": {"recurrent_variant": "split", "k_split": 22, "split_rows": 1},
+    "split4r2 ": {"recurrent_variant": "split", "k_split": 4, "split_rows": 2},
+    "split2r4 ": {"recurrent_variant": "split", "k_split": 2, "split_rows": 4},
 }
 
 
@@ -307,15 +312,19 @@ def _median_time(fn, sync, repeats, warmup):
 def _sweep_options(U, full):
     """Launch settings to time (label -> LAUNCH update): rows per block of the
     default recurrent kernels, then the split-k variant with the ``k_split``
-    values that give distinct blocks for ``U`` (at most 1024 threads)."""
+    values that give distinct blocks for ``U`` (at most 1024 threads), with
+    1, 2 and 4 sequences per block (``split_rows``)."""
     opts = {f"rows={r}": {"recurrent_variant": "rows", "rows_per_block": r} for r in
             ((1, 2, 4) if full else (1, 2))}  # fmt: skip
     seen = set()
-    for k in (2, 4, 8, 16) if full else (2, 4):
-        eff = min(k, U, 1024 // min(256, U))
-        if eff > 1 and eff not in seen:
-            seen.add(eff)
-            opts[f"split k={eff}"] = {"recurrent_variant": "split", "k_split": eff}
+    for rb in (1, 2, 4) if full else (1, 2):
+        for k in ((2, 4, 8, 16) if rb == 1 else (2, 4, 8)) if full else (2,):
+            eff = min(k, U, 1024 // min(256, U))
+            if eff > 1 and (eff, rb) not in seen:
+                seen.add((eff, rb))
+                opts[f"split k={eff} r={rb}"] = {
+                    "recurrent_variant": "split", "k_split": eff, "split_rows": rb,
+                }  # fmt: skip
     return opts
 
 
@@ -481,7 +490,7 @@ def print_table():
             f"{_ratio(s, t, 'infer_seq_s')}"
         )
     log("(sequences per second; ratio = skgru / cuDNN, > 1 means skgru is faster;")
-    log(" skgru: best of the launch sweep (rows=N, split k=N) printed above, see the JSON)")
+    log(" skgru: best of the launch sweep (rows=N, split k=N r=N) printed above; see the JSON)")
     n_pass = sum(1 for c in RESULTS["correctness"] if c["pass"])
     n_all = len(RESULTS["correctness"])
     verdict = "PASS" if n_all and n_pass == n_all else "FAIL"

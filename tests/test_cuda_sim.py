@@ -115,12 +115,15 @@ def _batch(rng, T, B, F, U, dtype, reset_after):
 
 
 # Recurrent kernel variants: the default (rows per block) and split-k with
-# slices that do and do not divide U = 6 (5: the last slices are empty).
+# slices that do and do not divide U = 6 (5: the last slices are empty), one,
+# two or four sequences per block (B = 5: the last block is partly empty).
 VARIANTS = {
     "rows": {"recurrent_variant": "rows"},
-    "split1": {"recurrent_variant": "split", "k_split": 1},
-    "split4": {"recurrent_variant": "split", "k_split": 4},
-    "split5": {"recurrent_variant": "split", "k_split": 5},
+    "split1": {"recurrent_variant": "split", "k_split": 1, "split_rows": 1},
+    "split4": {"recurrent_variant": "split", "k_split": 4, "split_rows": 1},
+    "split5": {"recurrent_variant": "split", "k_split": 5, "split_rows": 1},
+    "split4r2": {"recurrent_variant": "split", "k_split": 4, "split_rows": 2},
+    "split2r4": {"recurrent_variant": "split", "k_split": 2, "split_rows": 4},
 }
 
 
@@ -199,8 +202,8 @@ def test_split_variant_bitwise(reset_after):
     dh_last = rng.normal(size=(B, U)).astype(dtype)
     d = {k: cuda.to_device(v) for k, v in dict(X=X, mask=mask, W=W, R=R, bias=bias).items()}
 
-    def run(variant, k_split):
-        _cuda.LAUNCH.update(recurrent_variant=variant, k_split=k_split)
+    def run(variant, k_split, split_rows=1):
+        _cuda.LAUNCH.update(recurrent_variant=variant, k_split=k_split, split_rows=split_rows)
         ks = _cuda.kernels(dtype)
         outs = []
         dH = _poisoned((T + 1, B, U), dtype)
@@ -226,9 +229,11 @@ def test_split_variant_bitwise(reset_after):
         outs += [a.copy_to_host() for a in (dH, dS, G, ddA, ddM, dbp)]
         return outs
 
-    for a, b in zip(run("rows", 4), run("split", 1)):
-        np.testing.assert_array_equal(b, a)
-    for a, b in zip(run("split", 3), run("split", 3)):
+    base = run("rows", 4)
+    for rows in (1, 2, 4):
+        for a, b in zip(base, run("split", 1, rows)):
+            np.testing.assert_array_equal(b, a)
+    for a, b in zip(run("split", 3, 2), run("split", 3, 2)):
         np.testing.assert_array_equal(b, a)
 
 
@@ -398,7 +403,7 @@ def _tiny_data(seed=0, N=7, T=4, F=2, n_classes=3):
     return X, y
 
 
-@pytest.mark.parametrize("variant", ["rows", "split4"])
+@pytest.mark.parametrize("variant", ["rows", "split4", "split2r4"])
 @pytest.mark.parametrize("reset_after", [True, False])
 def test_trainer_matches_cpu_with_regularisers(reset_after, variant):
     """Dropout, recurrent dropout, noise, L2, clipping, constraints, masks, SGD."""

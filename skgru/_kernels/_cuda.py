@@ -20,13 +20,15 @@ Design
   three dot products of its unit and applies :mod:`._math`). This design also
   runs in Numba's CUDA simulator, which cannot synchronise a grid.
 * An alternative recurrence, ``LAUNCH["recurrent_variant"] = "split"``
-  (``gru_forward_split`` / ``gru_backward_split``), keeps one sequence per
-  block but splits the reduction axis of each recurrent product over
-  ``k_split`` rows of threads (partial sums in shared memory, added in slice
-  order after a barrier), so each thread's chain of dependent R loads is
-  ``k_split`` times shorter and an SM has more warps to hide L2 latency.
-  Same gate math, masks and summation order fixed per output; ``k_split=1``
-  gives the default kernels' bits.
+  (``gru_forward_split*`` / ``gru_backward_split*``), splits the reduction
+  axis of each recurrent product over ``k_split`` rows of threads (partial
+  sums in shared memory, added in slice order after a barrier), so each
+  thread's chain of dependent R loads is ``k_split`` times shorter and an SM
+  has more warps to hide L2 latency; a block takes ``split_rows`` (1, 2, 4)
+  sequences and each thread applies every R element it loads to all of them
+  (accumulators in registers), dividing the L2 traffic for R by
+  ``split_rows``. Same gate math, masks and summation order fixed per
+  output; ``k_split=1`` gives the default kernels' bits.
 * Backward through time is the same shape in reverse; it writes ``dA`` and
   ``dM`` for every step, and the weight gradients are GEMMs afterwards
   (SPEC.md 1b).
@@ -62,7 +64,8 @@ __all__ = ["LAUNCH", "clear_cache", "kernels", "KernelSet"]
 # recurrent kernels (None = 1; more rows reuse R through L1 but use fewer
 # blocks); ``recurrent_variant``: ``"rows"`` (``gru_*_steps``, the default)
 # or ``"split"`` (``gru_*_split``: one sequence per block, the reduction axis
-# of the recurrent products split over ``k_split`` thread rows, see
+# of the recurrent products split over ``k_split`` thread rows, with
+# ``split_rows`` (1, 2 or 4) sequences per block sharing each load of R, see
 # :func:`_build`); ``threads``: elementwise kernels; ``max_blocks``: cap of
 # grid-stride elementwise launches; ``reduce_threads``: one-block reductions
 # (a power of two).
@@ -73,6 +76,7 @@ LAUNCH = {
     "rows_per_block": None,
     "recurrent_variant": "rows",
     "k_split": 4,
+    "split_rows": 1,
     "threads": 256,
     "max_blocks": 4096,
     "reduce_threads": 256,
@@ -89,6 +93,9 @@ _SPLIT_MAX_THREADS = 1024
 _SPLIT_SMALL_THREADS = 512
 
 _VARIANTS = ("rows", "split")
+
+# Sequences per block the split-k kernels are compiled for.
+_SPLIT_ROWS = (1, 2, 4)
 
 _CACHE = {}
 
@@ -685,318 +692,429 @@ def _build(dtype, tile, reg, reduce_threads):
 
     # -- the recurrence, split-k variant -----------------------------------------
     #
-    # One sequence per block, ``blockDim = (TX, KS)``: thread ``(tx, ks)``
-    # sums slice ``ks`` of the reduction axis (``k`` in ``[ks * KC, (ks + 1)
-    # * KC)``, ascending) for the columns ``j = tx, tx + TX, ...``, and writes
-    # its partial sums to shared memory; after a barrier the per-unit work
-    # (combining the partials in slice order 0, 1, ..., KS - 1, the gate math,
-    # the stores) is spread over all ``TX * KS`` threads. Each thread's serial
-    # chain of dependent loads and FMAs is ``KS`` times shorter than in
-    # ``gru_*_steps`` and the SM has ``KS`` times more warps to hide the
-    # latency of reading ``R`` from L2. The summation order per output is fixed
-    # (so bitwise reproducible run to run); with ``KS = 1`` it is the order of
-    # ``gru_*_steps``. ``mask`` is uniform across a block (one sequence), so
-    # masked steps skip the products and their barriers.
+    # ``RB`` sequences per block (a compile-time constant), ``blockDim = (TX,
+    # KS)``: thread ``(tx, ks)`` sums slice ``ks`` of the reduction axis
+    # (``k`` in ``[ks * KC, (ks + 1) * KC)``, ascending) for the columns ``j =
+    # tx, tx + TX, ...`` of all ``RB`` rows (each ``R`` element loaded once
+    # serves ``RB`` rows, accumulators in registers), and writes its partial
+    # sums to shared memory; after a barrier the per-unit work (combining the
+    # partials in slice order 0, 1, ..., KS - 1, the gate math, the stores) is
+    # spread over all ``TX * KS`` threads. Each thread's serial chain of
+    # dependent loads and FMAs is ``KS`` times shorter than in ``gru_*_steps``
+    # and the SM has ``KS`` times more warps to hide the latency of reading
+    # ``R`` from L2. The summation order per output is fixed (bitwise
+    # reproducible run to run); with ``KS = 1`` it is the order of
+    # ``gru_*_steps``. Steps where no row of the block is valid skip the
+    # products and their barriers.
 
-    def _gru_forward_split(
-        A, mask, R, b_i, b_h, rmask, use_rmask, reset_after, store, zero_h0, H, S, one
-    ):
-        """As :func:`gru_forward_steps`, one sequence per block, split-k.
+    def split_kernels(RB):
+        RB3 = 3 * RB
 
-        Shared memory (dynamic): ``h [U]``, ``h * rmask [U]``, partial sums
-        ``[KS][3][U]``, then ``z [U]`` and ``r * h * rmask [U]``
-        (reset_after=False).
-        """
-        sh = cuda.shared.array(0, sdt)
-        T = A.shape[0]
-        U = R.shape[0]
-        TX = cuda.blockDim.x
-        KS = cuda.blockDim.y
-        tx = cuda.threadIdx.x
-        ks = cuda.threadIdx.y
-        tid = ks * TX + tx
-        NT = TX * KS
-        b = cuda.blockIdx.x
-        zero = one - one
-        KC = (U + KS - 1) // KS
-        k0 = ks * KC
-        k1 = min(U, k0 + KC)
-        hoff = 0
-        hmoff = U
-        poff = 2 * U
-        zoff = (2 + 3 * KS) * U
-        rhoff = zoff + U
-        for j in range(tid, U, NT):
-            if zero_h0:
-                H[0, b, j] = zero
-            h = H[0, b, j]
-            sh[hoff + j] = h
-            if use_rmask:
-                h = h * rmask[b, j]
-            sh[hmoff + j] = h
-        cuda.syncthreads()
-        for t in range(T):
-            if mask[t, b] == 0:  # uniform: the state stays, no products
-                for j in range(tid, U, NT):
-                    H[t + 1, b, j] = sh[hoff + j]
-                    if store:
-                        for c in range(4):
-                            S[t, b, c * U + j] = zero
-                continue
-            if reset_after:
-                for j in range(tx, U, TX):
-                    mz = zero
-                    mr = zero
-                    mn = zero
-                    for k in range(k0, k1):
-                        hk = sh[hmoff + k]
-                        mz += hk * R[k, j]
-                        mr += hk * R[k, U + j]
-                        mn += hk * R[k, 2 * U + j]
-                    q = poff + ks * 3 * U
-                    sh[q + j] = mz
-                    sh[q + U + j] = mr
-                    sh[q + 2 * U + j] = mn
-                cuda.syncthreads()
-                for j in range(tid, U, NT):
-                    mz = sh[poff + j]
-                    mr = sh[poff + U + j]
-                    mn = sh[poff + 2 * U + j]
-                    for s in range(1, KS):
-                        q = poff + s * 3 * U
-                        mz += sh[q + j]
-                        mr += sh[q + U + j]
-                        mn += sh[q + 2 * U + j]
-                    m_n = mn + b_h[2 * U + j]
-                    z, r, n, h = gates_reset_after(
-                        A[t, b, j] + b_i[j],
-                        A[t, b, U + j] + b_i[U + j],
-                        A[t, b, 2 * U + j] + b_i[2 * U + j],
-                        mz + b_h[j],
-                        mr + b_h[U + j],
-                        m_n,
-                        sh[hoff + j],
-                        one,
-                    )
-                    if store:
-                        S[t, b, j] = z
-                        S[t, b, U + j] = r
-                        S[t, b, 2 * U + j] = n
-                        S[t, b, 3 * U + j] = m_n
-                    sh[hoff + j] = h
-                    H[t + 1, b, j] = h
-                    if use_rmask:
-                        h = h * rmask[b, j]
-                    sh[hmoff + j] = h
-                cuda.syncthreads()
-            else:
-                for j in range(tx, U, TX):
-                    mz = zero
-                    mr = zero
-                    for k in range(k0, k1):
-                        hk = sh[hmoff + k]
-                        mz += hk * R[k, j]
-                        mr += hk * R[k, U + j]
-                    q = poff + ks * 3 * U
-                    sh[q + j] = mz
-                    sh[q + U + j] = mr
-                cuda.syncthreads()
-                for j in range(tid, U, NT):
-                    mz = sh[poff + j]
-                    mr = sh[poff + U + j]
-                    for s in range(1, KS):
-                        q = poff + s * 3 * U
-                        mz += sh[q + j]
-                        mr += sh[q + U + j]
-                    z, r = update_gates(
-                        A[t, b, j] + b_i[j], A[t, b, U + j] + b_i[U + j], mz, mr, one
-                    )
-                    sh[zoff + j] = z
-                    sh[rhoff + j] = r * sh[hmoff + j]
-                    if store:
-                        S[t, b, j] = z
-                        S[t, b, U + j] = r
-                cuda.syncthreads()
-                for j in range(tx, U, TX):
-                    q = zero
-                    for k in range(k0, k1):
-                        q += sh[rhoff + k] * R[k, 2 * U + j]
-                    sh[poff + ks * 3 * U + j] = q
-                cuda.syncthreads()
-                for j in range(tid, U, NT):
-                    q = sh[poff + j]
-                    for s in range(1, KS):
-                        q += sh[poff + s * 3 * U + j]
-                    n, h = candidate_reset_before(
-                        A[t, b, 2 * U + j] + b_i[2 * U + j], q, sh[zoff + j], sh[hoff + j], one
-                    )
-                    if store:
-                        S[t, b, 2 * U + j] = n
-                        S[t, b, 3 * U + j] = sh[rhoff + j]
-                    sh[hoff + j] = h
-                    H[t + 1, b, j] = h
-                    if use_rmask:
-                        h = h * rmask[b, j]
-                    sh[hmoff + j] = h
-                cuda.syncthreads()
+        def _gru_forward_split(
+            A, mask, R, b_i, b_h, rmask, use_rmask, reset_after, store, zero_h0, H, S, one
+        ):
+            """As :func:`gru_forward_steps`, ``RB`` sequences per block, split-k.
 
-    def _gru_backward_split(
-        mask, RT, rmask, use_rmask, reset_after, H, S, dH_seq, has_seq, G, dA, dM, dbp, one
-    ):
-        """As :func:`gru_backward_steps`, one sequence per block, split-k.
-
-        The product ``dh = d @ R.T`` of step ``t`` is added to the state
-        gradient at the start of step ``t - 1`` (same arithmetic as adding it
-        at the end of step ``t``). Shared memory: ``g [U]``, partial sums
-        ``[KS][U]``, then ``dM row [3U]`` (reset_after) or ``dn [U]``, ``[dz |
-        dr] [2U]``, ``dRH * r [U]``.
-        """
-        sh = cuda.shared.array(0, sdt)
-        T = dA.shape[0]
-        U = G.shape[1]
-        TX = cuda.blockDim.x
-        KS = cuda.blockDim.y
-        tx = cuda.threadIdx.x
-        ks = cuda.threadIdx.y
-        tid = ks * TX + tx
-        NT = TX * KS
-        b = cuda.blockIdx.x
-        zero = one - one
-        goff = 0
-        poff = U
-        doff = (1 + KS) * U  # reset_after: dM row [3U]
-        dnoff = doff  # reset_before: dn [U]
-        dzroff = doff + U  # reset_before: [dz | dr] [2U]
-        drhoff = doff + 3 * U  # reset_before: dRH * r [U]
-        # slices of the reduction axis: 3U (reset_after) or U then 2U
-        KC3 = (3 * U + KS - 1) // KS
-        KC1 = (U + KS - 1) // KS
-        KC2 = (2 * U + KS - 1) // KS
-        for j in range(tid, U, NT):
-            sh[goff + j] = G[b, j]
-            for c in range(6):
-                dbp[b, c * U + j] = zero
-        cuda.syncthreads()
-        pending = False
-        for t in range(T - 1, -1, -1):
-            valid = mask[t, b] != 0  # uniform across the block
-            for j in range(tid, U, NT):
-                gv = sh[goff + j]
-                if pending:
-                    dh = sh[poff + j]
-                    for s in range(1, KS):
-                        dh += sh[poff + s * U + j]
-                    if not reset_after:
-                        dh = dh + sh[drhoff + j]
-                    if use_rmask:
-                        dh = dh * rmask[b, j]
-                    gv = gv + dh
-                if has_seq:
-                    gv = gv + dH_seq[t, b, j]
-                if not valid:
-                    for c in range(3):
-                        dA[t, b, c * U + j] = zero
-                        dM[t, b, c * U + j] = zero
-                    sh[goff + j] = gv
-                elif reset_after:
-                    z = S[t, b, j]
-                    r = S[t, b, U + j]
-                    n = S[t, b, 2 * U + j]
-                    m_n = S[t, b, 3 * U + j]
-                    dz, dn = grad_zn(gv, H[t, b, j], z, n, one)
-                    dr = grad_r(dn, m_n, r, one)
-                    dnr = dn * r
-                    dA[t, b, j] = dz
-                    dA[t, b, U + j] = dr
-                    dA[t, b, 2 * U + j] = dn
-                    dM[t, b, j] = dz
-                    dM[t, b, U + j] = dr
-                    dM[t, b, 2 * U + j] = dnr
-                    sh[doff + j] = dz
-                    sh[doff + U + j] = dr
-                    sh[doff + 2 * U + j] = dnr
-                    sh[goff + j] = gv * z
-                    dbp[b, j] += dz
-                    dbp[b, U + j] += dr
-                    dbp[b, 2 * U + j] += dn
-                    dbp[b, 3 * U + j] += dz
-                    dbp[b, 4 * U + j] += dr
-                    dbp[b, 5 * U + j] += dnr
-                else:
-                    z = S[t, b, j]
-                    n = S[t, b, 2 * U + j]
-                    dz, dn = grad_zn(gv, H[t, b, j], z, n, one)
-                    dA[t, b, j] = dz
-                    dA[t, b, 2 * U + j] = dn
-                    dM[t, b, j] = dz
-                    dM[t, b, 2 * U + j] = dn
-                    sh[dnoff + j] = dn
-                    sh[dzroff + j] = dz
-                    sh[goff + j] = gv * z
-                    dbp[b, j] += dz
-                    dbp[b, 2 * U + j] += dn
-            pending = valid
-            if not valid:
-                continue
+            Shared memory (dynamic), each ``[RB][U]`` per name: ``h``, ``h *
+            rmask``, partial sums ``[KS][3]``, then ``z`` and ``r * h *
+            rmask`` (reset_after=False).
+            """
+            sh = cuda.shared.array(0, sdt)
+            acc = cuda.local.array(RB3, sdt)
+            T = A.shape[0]
+            B = A.shape[1]
+            U = R.shape[0]
+            TX = cuda.blockDim.x
+            KS = cuda.blockDim.y
+            tx = cuda.threadIdx.x
+            ks = cuda.threadIdx.y
+            tid = ks * TX + tx
+            NT = TX * KS
+            b0 = cuda.blockIdx.x * RB
+            zero = one - one
+            KC = (U + KS - 1) // KS
+            k0 = ks * KC
+            k1 = min(U, k0 + KC)
+            RU = RB * U
+            hoff = 0
+            hmoff = RU
+            poff = 2 * RU  # partial (s, r, gate g) at poff + ((s * RB + r) * 3 + g) * U
+            zoff = (2 + 3 * KS) * RU
+            rhoff = zoff + RU
+            for i in range(tid, RU, NT):
+                r = i // U
+                j = i - r * U
+                b = b0 + r
+                h = zero
+                if b < B:
+                    if zero_h0:
+                        H[0, b, j] = zero
+                    h = H[0, b, j]
+                sh[hoff + i] = h
+                if use_rmask and b < B:
+                    h = h * rmask[b, j]
+                sh[hmoff + i] = h
+                sh[rhoff + i] = zero
             cuda.syncthreads()
-            if reset_after:
-                k0 = ks * KC3
-                k1 = min(3 * U, k0 + KC3)
-                for j in range(tx, U, TX):
-                    dh = zero
-                    for k in range(k0, k1):
-                        dh += sh[doff + k] * RT[k, j]
-                    sh[poff + ks * U + j] = dh
-                cuda.syncthreads()
-            else:
-                k0 = ks * KC1
-                k1 = min(U, k0 + KC1)
-                for j in range(tx, U, TX):
-                    drh = zero
-                    for k in range(k0, k1):
-                        drh += sh[dnoff + k] * RT[2 * U + k, j]
-                    sh[poff + ks * U + j] = drh
-                cuda.syncthreads()
-                for j in range(tid, U, NT):
-                    drh = sh[poff + j]
+            for t in range(T):
+                any_valid = False
+                for r in range(RB):
+                    if b0 + r < B:
+                        if mask[t, b0 + r] != 0:
+                            any_valid = True
+                if any_valid:  # uniform across the block
+                    for j in range(tx, U, TX):
+                        for i in range(RB3):
+                            acc[i] = zero
+                        if reset_after:
+                            for k in range(k0, k1):
+                                w0 = R[k, j]
+                                w1 = R[k, U + j]
+                                w2 = R[k, 2 * U + j]
+                                for r in range(RB):
+                                    hk = sh[hmoff + r * U + k]
+                                    acc[3 * r] += hk * w0
+                                    acc[3 * r + 1] += hk * w1
+                                    acc[3 * r + 2] += hk * w2
+                        else:
+                            for k in range(k0, k1):
+                                w0 = R[k, j]
+                                w1 = R[k, U + j]
+                                for r in range(RB):
+                                    hk = sh[hmoff + r * U + k]
+                                    acc[3 * r] += hk * w0
+                                    acc[3 * r + 1] += hk * w1
+                        for i in range(RB3):
+                            sh[poff + (ks * RB3 + i) * U + j] = acc[i]
+                    cuda.syncthreads()
+                for i in range(tid, RU, NT):
+                    r = i // U
+                    j = i - r * U
+                    b = b0 + r
+                    if b >= B:
+                        continue
+                    if mask[t, b] == 0:  # the state stays
+                        if reset_after:
+                            H[t + 1, b, j] = sh[hoff + i]
+                            if store:
+                                for c in range(4):
+                                    S[t, b, c * U + j] = zero
+                        else:
+                            sh[rhoff + i] = zero
+                        continue
+                    q = poff + 3 * r * U + j
+                    mz = sh[q]
+                    mr = sh[q + U]
+                    mn = sh[q + 2 * U]
                     for s in range(1, KS):
-                        drh += sh[poff + s * U + j]
-                    r = S[t, b, U + j]
-                    hm = H[t, b, j]
-                    if use_rmask:
-                        hm = hm * rmask[b, j]
-                    dr = grad_r(drh, hm, r, one)
-                    dA[t, b, U + j] = dr
-                    dM[t, b, U + j] = dr
-                    sh[dzroff + U + j] = dr
-                    dbp[b, U + j] += dr
-                    sh[drhoff + j] = drh * r
+                        q = poff + (s * RB3 + 3 * r) * U + j
+                        mz += sh[q]
+                        mr += sh[q + U]
+                        mn += sh[q + 2 * U]
+                    if reset_after:
+                        m_n = mn + b_h[2 * U + j]
+                        z, rg, n, h = gates_reset_after(
+                            A[t, b, j] + b_i[j],
+                            A[t, b, U + j] + b_i[U + j],
+                            A[t, b, 2 * U + j] + b_i[2 * U + j],
+                            mz + b_h[j],
+                            mr + b_h[U + j],
+                            m_n,
+                            sh[hoff + i],
+                            one,
+                        )
+                        if store:
+                            S[t, b, j] = z
+                            S[t, b, U + j] = rg
+                            S[t, b, 2 * U + j] = n
+                            S[t, b, 3 * U + j] = m_n
+                        sh[hoff + i] = h
+                        H[t + 1, b, j] = h
+                        if use_rmask:
+                            h = h * rmask[b, j]
+                        sh[hmoff + i] = h
+                    else:
+                        z, rg = update_gates(
+                            A[t, b, j] + b_i[j], A[t, b, U + j] + b_i[U + j], mz, mr, one
+                        )
+                        sh[zoff + i] = z
+                        sh[rhoff + i] = rg * sh[hmoff + i]
+                        if store:
+                            S[t, b, j] = z
+                            S[t, b, U + j] = rg
                 cuda.syncthreads()
-                k0 = ks * KC2
-                k1 = min(2 * U, k0 + KC2)
+                if reset_after or not any_valid:
+                    if not reset_after:  # no valid row: the states stay
+                        for i in range(tid, RU, NT):
+                            r = i // U
+                            j = i - r * U
+                            b = b0 + r
+                            if b < B:
+                                H[t + 1, b, j] = sh[hoff + i]
+                                if store:
+                                    for c in range(4):
+                                        S[t, b, c * U + j] = zero
+                    continue
                 for j in range(tx, U, TX):
-                    dh = zero
+                    for r in range(RB):
+                        acc[r] = zero
                     for k in range(k0, k1):
-                        dh += sh[dzroff + k] * RT[k, j]
-                    sh[poff + ks * U + j] = dh
+                        w2 = R[k, 2 * U + j]
+                        for r in range(RB):
+                            acc[r] += sh[rhoff + r * U + k] * w2
+                    for r in range(RB):
+                        sh[poff + (ks * RB3 + 3 * r) * U + j] = acc[r]
                 cuda.syncthreads()
-        for j in range(tid, U, NT):
-            gv = sh[goff + j]
-            if pending:
-                dh = sh[poff + j]
-                for s in range(1, KS):
-                    dh += sh[poff + s * U + j]
-                if not reset_after:
-                    dh = dh + sh[drhoff + j]
-                if use_rmask:
-                    dh = dh * rmask[b, j]
-                gv = gv + dh
-            G[b, j] = gv
+                for i in range(tid, RU, NT):
+                    r = i // U
+                    j = i - r * U
+                    b = b0 + r
+                    if b >= B:
+                        continue
+                    h_prev = sh[hoff + i]
+                    if mask[t, b] == 0:
+                        H[t + 1, b, j] = h_prev
+                        if store:
+                            for c in range(4):
+                                S[t, b, c * U + j] = zero
+                        continue
+                    q = sh[poff + 3 * r * U + j]
+                    for s in range(1, KS):
+                        q += sh[poff + (s * RB3 + 3 * r) * U + j]
+                    n, h = candidate_reset_before(
+                        A[t, b, 2 * U + j] + b_i[2 * U + j], q, sh[zoff + i], h_prev, one
+                    )
+                    if store:
+                        S[t, b, 2 * U + j] = n
+                        S[t, b, 3 * U + j] = sh[rhoff + i]
+                    sh[hoff + i] = h
+                    H[t + 1, b, j] = h
+                    if use_rmask:
+                        h = h * rmask[b, j]
+                    sh[hmoff + i] = h
+                cuda.syncthreads()
 
-    gru_forward_split = bounded(_gru_forward_split, _SPLIT_MAX_THREADS)
-    gru_forward_split_small = bounded(_gru_forward_split, _SPLIT_SMALL_THREADS)
-    gru_backward_split = bounded(_gru_backward_split, _SPLIT_MAX_THREADS)
-    gru_backward_split_small = bounded(_gru_backward_split, _SPLIT_SMALL_THREADS)
+        def _gru_backward_split(
+            mask, RT, rmask, use_rmask, reset_after, H, S, dH_seq, has_seq, G, dA, dM, dbp, one
+        ):
+            """As :func:`gru_backward_steps`, ``RB`` sequences per block, split-k.
+
+            The product ``dh = d @ R.T`` of step ``t`` is added to the state
+            gradient at the start of step ``t - 1`` (same arithmetic as adding
+            it at the end of step ``t``). Shared memory, each ``[RB][U]`` per
+            name: ``g``, partial sums ``[KS]``, then ``dM row [3]``
+            (reset_after) or ``dn``, ``[dz | dr] [2]``, ``dRH * r``.
+            """
+            sh = cuda.shared.array(0, sdt)
+            acc = cuda.local.array(RB, sdt)
+            T = dA.shape[0]
+            B = dA.shape[1]
+            U = G.shape[1]
+            TX = cuda.blockDim.x
+            KS = cuda.blockDim.y
+            tx = cuda.threadIdx.x
+            ks = cuda.threadIdx.y
+            tid = ks * TX + tx
+            NT = TX * KS
+            b0 = cuda.blockIdx.x * RB
+            zero = one - one
+            RU = RB * U
+            goff = 0
+            poff = RU  # partial (s, r) at poff + (s * RB + r) * U
+            doff = (1 + KS) * RU  # reset_after: dM row of r at doff + 3 * r * U
+            dnoff = doff  # reset_before: dn of r at dnoff + r * U
+            dzroff = doff + RU  # reset_before: [dz | dr] of r at dzroff + 2 * r * U
+            drhoff = doff + 3 * RU  # reset_before: dRH * r
+            # slices of the reduction axis: 3U (reset_after) or U then 2U
+            KC3 = (3 * U + KS - 1) // KS
+            KC1 = (U + KS - 1) // KS
+            KC2 = (2 * U + KS - 1) // KS
+            for i in range(tid, RU, NT):
+                r = i // U
+                j = i - r * U
+                b = b0 + r
+                if b < B:
+                    sh[goff + i] = G[b, j]
+                    for c in range(6):
+                        dbp[b, c * U + j] = zero
+                else:
+                    sh[goff + i] = zero
+                for c in range(3):
+                    sh[doff + 3 * r * U + c * U + j] = zero
+                sh[drhoff + i] = zero
+            cuda.syncthreads()
+            for t in range(T - 1, -1, -1):
+                any_valid = False
+                for r in range(RB):
+                    if b0 + r < B:
+                        if mask[t, b0 + r] != 0:
+                            any_valid = True
+                for i in range(tid, RU, NT):
+                    r = i // U
+                    j = i - r * U
+                    b = b0 + r
+                    if b >= B:
+                        continue
+                    gv = sh[goff + i]
+                    if t + 1 < T:
+                        if mask[t + 1, b] != 0:  # add the product of step t + 1
+                            dh = sh[poff + r * U + j]
+                            for s in range(1, KS):
+                                dh += sh[poff + (s * RB + r) * U + j]
+                            if not reset_after:
+                                dh = dh + sh[drhoff + i]
+                            if use_rmask:
+                                dh = dh * rmask[b, j]
+                            gv = gv + dh
+                    if has_seq:
+                        gv = gv + dH_seq[t, b, j]
+                    if mask[t, b] == 0:
+                        for c in range(3):
+                            dA[t, b, c * U + j] = zero
+                            dM[t, b, c * U + j] = zero
+                        sh[goff + i] = gv
+                    elif reset_after:
+                        z = S[t, b, j]
+                        rg = S[t, b, U + j]
+                        n = S[t, b, 2 * U + j]
+                        m_n = S[t, b, 3 * U + j]
+                        dz, dn = grad_zn(gv, H[t, b, j], z, n, one)
+                        dr = grad_r(dn, m_n, rg, one)
+                        dnr = dn * rg
+                        dA[t, b, j] = dz
+                        dA[t, b, U + j] = dr
+                        dA[t, b, 2 * U + j] = dn
+                        dM[t, b, j] = dz
+                        dM[t, b, U + j] = dr
+                        dM[t, b, 2 * U + j] = dnr
+                        q = doff + 3 * r * U + j
+                        sh[q] = dz
+                        sh[q + U] = dr
+                        sh[q + 2 * U] = dnr
+                        sh[goff + i] = gv * z
+                        dbp[b, j] += dz
+                        dbp[b, U + j] += dr
+                        dbp[b, 2 * U + j] += dn
+                        dbp[b, 3 * U + j] += dz
+                        dbp[b, 4 * U + j] += dr
+                        dbp[b, 5 * U + j] += dnr
+                    else:
+                        z = S[t, b, j]
+                        n = S[t, b, 2 * U + j]
+                        dz, dn = grad_zn(gv, H[t, b, j], z, n, one)
+                        dA[t, b, j] = dz
+                        dA[t, b, 2 * U + j] = dn
+                        dM[t, b, j] = dz
+                        dM[t, b, 2 * U + j] = dn
+                        sh[dnoff + i] = dn
+                        sh[dzroff + 2 * r * U + j] = dz
+                        sh[goff + i] = gv * z
+                        dbp[b, j] += dz
+                        dbp[b, 2 * U + j] += dn
+                if not any_valid:  # uniform: no products this step
+                    continue
+                cuda.syncthreads()
+                if reset_after:
+                    k0 = ks * KC3
+                    k1 = min(3 * U, k0 + KC3)
+                    for j in range(tx, U, TX):
+                        for r in range(RB):
+                            acc[r] = zero
+                        for k in range(k0, k1):
+                            w = RT[k, j]
+                            for r in range(RB):
+                                acc[r] += sh[doff + 3 * r * U + k] * w
+                        for r in range(RB):
+                            sh[poff + (ks * RB + r) * U + j] = acc[r]
+                    cuda.syncthreads()
+                else:
+                    k0 = ks * KC1
+                    k1 = min(U, k0 + KC1)
+                    for j in range(tx, U, TX):
+                        for r in range(RB):
+                            acc[r] = zero
+                        for k in range(k0, k1):
+                            w = RT[2 * U + k, j]
+                            for r in range(RB):
+                                acc[r] += sh[dnoff + r * U + k] * w
+                        for r in range(RB):
+                            sh[poff + (ks * RB + r) * U + j] = acc[r]
+                    cuda.syncthreads()
+                    for i in range(tid, RU, NT):
+                        r = i // U
+                        j = i - r * U
+                        b = b0 + r
+                        if b >= B:
+                            continue
+                        if mask[t, b] == 0:
+                            continue
+                        drh = sh[poff + r * U + j]
+                        for s in range(1, KS):
+                            drh += sh[poff + (s * RB + r) * U + j]
+                        rg = S[t, b, U + j]
+                        hm = H[t, b, j]
+                        if use_rmask:
+                            hm = hm * rmask[b, j]
+                        dr = grad_r(drh, hm, rg, one)
+                        dA[t, b, U + j] = dr
+                        dM[t, b, U + j] = dr
+                        sh[dzroff + 2 * r * U + U + j] = dr
+                        dbp[b, U + j] += dr
+                        sh[drhoff + i] = drh * rg
+                    cuda.syncthreads()
+                    k0 = ks * KC2
+                    k1 = min(2 * U, k0 + KC2)
+                    for j in range(tx, U, TX):
+                        for r in range(RB):
+                            acc[r] = zero
+                        for k in range(k0, k1):
+                            w = RT[k, j]
+                            for r in range(RB):
+                                acc[r] += sh[dzroff + 2 * r * U + k] * w
+                        for r in range(RB):
+                            sh[poff + (ks * RB + r) * U + j] = acc[r]
+                    cuda.syncthreads()
+            for i in range(tid, RU, NT):
+                r = i // U
+                j = i - r * U
+                b = b0 + r
+                if b >= B:
+                    continue
+                gv = sh[goff + i]
+                if T > 0:
+                    if mask[0, b] != 0:
+                        dh = sh[poff + r * U + j]
+                        for s in range(1, KS):
+                            dh += sh[poff + (s * RB + r) * U + j]
+                        if not reset_after:
+                            dh = dh + sh[drhoff + i]
+                        if use_rmask:
+                            dh = dh * rmask[b, j]
+                        gv = gv + dh
+                G[b, j] = gv
+
+        return (
+            bounded(_gru_forward_split, _SPLIT_MAX_THREADS),
+            bounded(_gru_forward_split, _SPLIT_SMALL_THREADS),
+            bounded(_gru_backward_split, _SPLIT_MAX_THREADS),
+            bounded(_gru_backward_split, _SPLIT_SMALL_THREADS),
+        )
+
+    gru_forward_split, gru_forward_split_small, gru_backward_split, gru_backward_split_small = (
+        split_kernels(1)
+    )
+    (
+        gru_forward_split_r2,
+        gru_forward_split_small_r2,
+        gru_backward_split_r2,
+        gru_backward_split_small_r2,
+    ) = split_kernels(2)
+    (
+        gru_forward_split_r4,
+        gru_forward_split_small_r4,
+        gru_backward_split_r4,
+        gru_backward_split_small_r4,
+    ) = split_kernels(4)
 
     # -- reductions ------------------------------------------------------------
 
@@ -1413,29 +1531,37 @@ class KernelSet:
             raise ValueError(f"LAUNCH['recurrent_variant'] must be one of {_VARIANTS}, got {v!r}")
         return v
 
-    @staticmethod
-    def _split_suffix(block):
-        return "_small" if block[0] * block[1] <= _SPLIT_SMALL_THREADS else ""
+    def _split_launch(self, kernel, B, U, n_fixed, n_slice):
+        """Kernel name, grid, block and shared bytes of the split-k kernels.
 
-    def _split_launch(self, B, U, n_fixed, n_slice):
-        """Grid, block and shared bytes of the split-k kernels (one sequence per block).
-
-        Shared memory holds ``n_fixed + n_slice * k_split`` vectors of ``U``;
-        ``k_split`` is lowered to fit the thread and shared-memory limits.
+        ``split_rows`` (1, 2 or 4; at most ``B``) sequences per block; shared
+        memory holds ``(n_fixed + n_slice * k_split) * split_rows`` vectors of
+        ``U``; ``k_split`` (then ``split_rows``) is lowered to fit the thread
+        and shared-memory limits.
         """
         tx = max(1, min(int(self.launch["unit_threads"]), U))
         ks = max(1, min(int(self.launch.get("k_split") or 1), U, _SPLIT_MAX_THREADS // tx))
+        want = min(int(self.launch.get("split_rows") or 1), max(B, 1))
+        rb = max(r for r in _SPLIT_ROWS if r <= max(want, 1))
         item = self.dtype.itemsize
-        while ks > 1 and (n_fixed + n_slice * ks) * U * item > _SHARED_LIMIT:
-            ks -= 1
-        shared = (n_fixed + n_slice * ks) * U * item
-        if shared > _SHARED_LIMIT:
+
+        def size():
+            return (n_fixed + n_slice * ks) * rb * U * item
+
+        while size() > _SHARED_LIMIT and (ks > 1 or rb > 1):
+            if ks > 1:
+                ks -= 1
+            else:
+                rb = max(r for r in _SPLIT_ROWS if r < rb)
+        if size() > _SHARED_LIMIT:
             raise ValueError(
                 f"units={U} is too large for the CUDA kernels with dtype {self.dtype} "
                 f"(they keep {n_fixed + n_slice} vectors per sequence in 48 KiB of shared "
                 "memory); use device='cpu' or dtype='float32'."
             )
-        return B, (tx, ks), shared
+        name = kernel + ("_small" if tx * ks <= _SPLIT_SMALL_THREADS else "")
+        name += "" if rb == 1 else f"_r{rb}"
+        return name, _ceil_div(B, rb), (tx, ks), size()
 
     def gru_forward(self, X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
         """Same arguments as :func:`skgru._kernels._cpu.gru_forward` (device arrays).
@@ -1454,8 +1580,7 @@ class KernelSet:
         use_rmask = rmask is not None and rmask.shape[0] > 0
         store = S is not None and S.shape[0] > 0
         if self._variant() == "split":
-            grid, block, shared = self._split_launch(B, U, 4, 3)
-            name = "gru_forward_split" + self._split_suffix(block)
+            name, grid, block, shared = self._split_launch("gru_forward_split", B, U, 4, 3)
         else:
             name = "gru_forward_steps"
             grid, block, shared = self._recurrent_launch(B, U, 4)
@@ -1484,8 +1609,7 @@ class KernelSet:
         use_rmask = rmask is not None and rmask.shape[0] > 0
         has_seq = dH_seq is not None and dH_seq.shape[0] > 0
         if self._variant() == "split":
-            grid, block, shared = self._split_launch(B, U, 5, 1)
-            name = "gru_backward_split" + self._split_suffix(block)
+            name, grid, block, shared = self._split_launch("gru_backward_split", B, U, 5, 1)
         else:
             name = "gru_backward_steps"
             grid, block, shared = self._recurrent_launch(B, U, 5)
