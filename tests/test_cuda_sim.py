@@ -585,3 +585,20 @@ def test_units_too_large_raise_clear_error():
     ks = _cuda.kernels(np.float64)
     with pytest.raises(ValueError, match="too large"):
         ks._recurrent_launch(4, 10**6, 5)
+
+
+def test_split_launch_fits_limits():
+    _cuda.LAUNCH.update(unit_threads=256, k_split=8, split_rows=4)
+    ks = _cuda.kernels(np.float32)
+    # U = 256: at most 1024 / 256 = 4 slices; 4 rows x (4 + 3 * 4) x 256 x 4 B
+    # is over 48 KiB, so the forward drops to 2 slices.
+    name, grid, block, shared = ks._split_launch("gru_forward_split", 128, 256, 4, 3)
+    assert (name, grid, block) == ("gru_forward_split_small_r4", 32, (256, 2))
+    assert shared <= 48 * 1024
+    name, grid, block, _ = ks._split_launch("gru_backward_split", 128, 256, 5, 1)
+    assert (name, grid, block) == ("gru_backward_split_r4", 32, (256, 4))
+    # fewer sequences than split_rows: rows per block follow the batch
+    name, grid, block, _ = ks._split_launch("gru_forward_split", 3, 32, 4, 3)
+    assert (name, grid, block) == ("gru_forward_split_small_r2", 2, (32, 8))
+    with pytest.raises(ValueError, match="too large"):
+        ks._split_launch("gru_forward_split", 4, 10**6, 4, 3)
