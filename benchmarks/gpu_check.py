@@ -20,8 +20,12 @@ Part 2 (timing, float32): training (forward + backward + optimizer step per
 batch, after warm-up; Adam, 5-class softmax head) and inference throughput
 (sequences/s, data already on the device) for W1 (B32 T50 F16 H32), W2 (B64
 T100 F32 H128) and W3 (B128 T200 F64 H256), for skgru CUDA and for
-``torch.nn.GRU`` on cuDNN in the same process. Prints one table with the
-card's name and writes ``$OUT/gpu_check.json`` when ``OUT`` is set.
+``torch.nn.GRU`` on cuDNN in the same process. skgru is timed for each
+launch setting of :func:`_sweep_options` (``rows_per_block`` of the default
+recurrent kernels; ``k_split`` x ``split_rows`` of the split-k variant, also
+checked against the CPU in part 1) and the fastest is reported. Prints one
+table with the card's name and writes ``$OUT/gpu_check.json`` when ``OUT``
+is set.
 
 Every section is guarded, so one failure does not lose the rest.
 """
