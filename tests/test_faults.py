@@ -99,18 +99,18 @@ def test_huge_learning_rate_raises_or_stays_finite(solver, lr):
 def test_finite_weights_with_overflowing_output_refuse_to_predict():
     """Found by test_fuzz: the last update of a diverging run is never evaluated.
 
-    Its weights are finite, but the embedding times the kernel overflows
-    float32, so the output would be NaN; predict raises instead.
+    Its weights can be finite while the output overflows float32 (here a dense
+    kernel near float32's maximum: the logits sum to infinity); predict raises
+    instead of returning NaN or infinity.
     """
-    est = _est(
-        units=1, max_iter=1, reset_after=False, learning_rate_init=1e30, embedding_dim=2,
-        batch_size="auto",
-    )  # fmt: skip
-    X, y = np.array([[6], [5]]), np.array([0, 1])
-    est.fit(X, y)
-    assert all(np.isfinite(w).all() for w in est.get_weights())
+    X, y = _data()
+    est = _est(units=4, max_iter=1).fit(X, y)
+    weights = est.get_weights()
+    weights[-2] = np.full_like(weights[-2], 3e38)  # finite, but 4 terms overflow
+    weights[-2][:, 0] = -3e38
+    est.set_weights(weights)
     for method in (est.predict, est.predict_proba, est.predict_log_proba):
-        with pytest.raises(ValueError, match="output for sample 0 is not finite"):
+        with pytest.raises(ValueError, match="output for sample .* is not finite"):
             method(X)
 
 
