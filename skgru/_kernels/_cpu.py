@@ -196,6 +196,7 @@ def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
         A[:] = 0
     H[0] = h0
     HM = np.empty((B, U), dtype=H.dtype)
+    gate_row = np.empty(4 * U, dtype=H.dtype)
     if reset_after:
         M = np.empty((B, G), dtype=H.dtype)
     else:
@@ -226,24 +227,32 @@ def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
                 matmul_rowwise(HM, R, M)
             for b in range(B):
                 if mask[t, b]:
+                    # 1-D row views and no branch in the unit loop: with the
+                    # 3-D indexing and a conditional store LLVM gave up
+                    # vectorizing it (alias checks), which cost the W2
+                    # forward 2.4x (benchmarks/NOTES.md).
+                    a_row = A[t, b]
+                    m_row = M[b]
+                    hp = h_prev[b]
+                    hn = h_new[b]
+                    srow = S[t, b] if store else gate_row
                     for j in range(U):
-                        m_n = M[b, 2 * U + j] + b_h[2 * U + j]
+                        m_n = m_row[2 * U + j] + b_h[2 * U + j]
                         z, r, n, h = _gates_reset_after(
-                            A[t, b, j] + b_i[j],
-                            A[t, b, U + j] + b_i[U + j],
-                            A[t, b, 2 * U + j] + b_i[2 * U + j],
-                            M[b, j] + b_h[j],
-                            M[b, U + j] + b_h[U + j],
+                            a_row[j] + b_i[j],
+                            a_row[U + j] + b_i[U + j],
+                            a_row[2 * U + j] + b_i[2 * U + j],
+                            m_row[j] + b_h[j],
+                            m_row[U + j] + b_h[U + j],
                             m_n,
-                            h_prev[b, j],
+                            hp[j],
                             one,
                         )
-                        h_new[b, j] = h
-                        if store:
-                            S[t, b, j] = z
-                            S[t, b, U + j] = r
-                            S[t, b, 2 * U + j] = n
-                            S[t, b, 3 * U + j] = m_n
+                        hn[j] = h
+                        srow[j] = z
+                        srow[U + j] = r
+                        srow[2 * U + j] = n
+                        srow[3 * U + j] = m_n
                 else:
                     h_new[b] = h_prev[b]
                     if store:
