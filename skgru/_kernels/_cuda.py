@@ -62,8 +62,8 @@ __all__ = ["LAUNCH", "clear_cache", "kernels", "KernelSet"]
 # ``unit_threads``: threads across hidden units in the recurrent kernels (a
 # stride loop covers larger U); ``rows_per_block``: sequences per block in the
 # recurrent kernels (None = 1; more rows reuse R through L1 but use fewer
-# blocks); ``recurrent_variant``: ``"rows"`` (``gru_*_steps``, the default)
-# or ``"split"`` (``gru_*_split``: one sequence per block, the reduction axis
+# blocks); ``recurrent_variant``: ``"rows"`` (``gru_*_steps``)
+# or ``"split"`` (the default: ``gru_*_split``, the reduction axis
 # of the recurrent products split over ``k_split`` thread rows, with
 # ``split_rows`` (1, 2 or 4) sequences per block sharing each load of R, see
 # :func:`_build`); ``threads``: elementwise kernels; ``max_blocks``: cap of
@@ -74,7 +74,10 @@ LAUNCH = {
     "gemm_reg": 4,
     "unit_threads": 256,
     "rows_per_block": None,
-    "recurrent_variant": "rows",
+    # "split" with k_split=4: measured on an H200 (benchmarks/results/
+    # gpu_check_h200.md), training 1.6x / 1.17x / 1.11x faster than "rows" on
+    # W1 / W2 / W3, and it passed every device-vs-CPU check there.
+    "recurrent_variant": "split",
     "k_split": 4,
     "split_rows": 1,
     "threads": 256,
