@@ -160,7 +160,26 @@ class _BaseGRU(BaseEstimator):
                 f"is expecting {expected} features per timestep as input."
             )
 
+    def _check_X_predict(self, X):
+        check_is_fitted(self, "_weights")
+        return self._validate_X(X, reset=False)
+
     # -- training ---------------------------------------------------------------
+
+    def _transactional(self, fit, *args, **kwargs):
+        """Run ``fit``, restoring every attribute if it raises.
+
+        Validation resets ``classes_`` and ``n_features_in_`` before training;
+        without this a failed refit would leave them describing weights the
+        estimator does not have (and predict could read past the kernel).
+        """
+        saved = dict(self.__dict__)
+        try:
+            return fit(*args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
@@ -878,19 +897,7 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         return self._fit(X, y, sample_weight, None, incremental=True, first_call=first_call)
 
     def _fit(self, *args, **kwargs):
-        """:meth:`_fit_unguarded`, restoring every attribute if it raises.
-
-        Validation resets ``classes_`` and ``n_features_in_`` before training;
-        without this a failed refit would leave them describing weights the
-        estimator does not have (and predict could read past the kernel).
-        """
-        saved = dict(self.__dict__)
-        try:
-            return self._fit_unguarded(*args, **kwargs)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
+        return self._transactional(self._fit_unguarded, *args, **kwargs)
 
     def _fit_unguarded(self, X, y, sample_weight, validation_data, incremental, first_call=False):
         self._check_clipping()
@@ -984,10 +991,6 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         if w_val is None:
             return float(correct.mean())
         return float(np.average(correct, weights=w_val)) if w_val.sum() > 0 else 0.0
-
-    def _check_X_predict(self, X):
-        check_is_fitted(self, "_weights")
-        return self._validate_X(X, reset=False)
 
     def predict_proba(self, X):
         """Class probabilities.

@@ -5,7 +5,7 @@ from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import _check_sample_weight
 
 from ._classifier import _BaseGRU
 
@@ -148,7 +148,9 @@ best_validation_score_, n_iter_, t_, n_features_in_, n_step_features_
         self : object
         """
         self._validate_params()
-        return self._guarded_fit(X, y, sample_weight, validation_data, incremental=False)
+        return self._transactional(
+            self._fit_regressor, X, y, sample_weight, validation_data, incremental=False
+        )
 
     def partial_fit(self, X, y, sample_weight=None):
         """Run one epoch over ``(X, y)``, continuing from the current weights.
@@ -170,16 +172,7 @@ best_validation_score_, n_iter_, t_, n_features_in_, n_step_features_
             self._validate_params()
         if self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
-        return self._guarded_fit(X, y, sample_weight, None, incremental=True)
-
-    def _guarded_fit(self, *args, **kwargs):
-        saved = dict(self.__dict__)
-        try:
-            return self._fit_regressor(*args, **kwargs)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
+        return self._transactional(self._fit_regressor, X, y, sample_weight, None, incremental=True)
 
     def _fit_regressor(self, X, y, sample_weight, validation_data, incremental):
         self._check_clipping()
@@ -239,8 +232,7 @@ best_validation_score_, n_iter_, t_, n_features_in_, n_step_features_
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        check_is_fitted(self, "_weights")
-        seqs = self._validate_X(X, reset=False)
+        seqs = self._check_X_predict(X)
         pred = self._logits(seqs).astype(np.float64)
         return pred[:, 0] if self._y_ndim == 1 else pred
 
