@@ -87,7 +87,7 @@ def test_float64_is_exact(which):
 def test_matmul_rowwise_rows_independent_of_batch(dtype, K, N):
     """Bitwise: a row's product does not depend on its neighbours or position."""
     rng = np.random.default_rng(K * 1000 + N)
-    M = 37
+    M = 150  # several blocks of 16 and of 64 rows, and a partial one
     A = rng.standard_normal((M, K)).astype(dtype)
     Bm = rng.standard_normal((K, N)).astype(dtype)
     full = np.empty((M, N), dtype=dtype)
@@ -97,11 +97,11 @@ def test_matmul_rowwise_rows_independent_of_batch(dtype, K, N):
     shuffled = np.empty((M, N), dtype=dtype)
     _cpu.matmul_rowwise(np.ascontiguousarray(A[perm]), Bm, shuffled)
     np.testing.assert_array_equal(shuffled, full[perm])
-    for i in (0, 5, 15, 16, 36):
+    for i in (0, 5, 15, 16, 63, 64, 149):
         row = np.empty((1, N), dtype=dtype)
         _cpu.matmul_rowwise(np.ascontiguousarray(A[i : i + 1]), Bm, row)
         np.testing.assert_array_equal(row[0], full[i])
-    for m in (2, 17, 20):
+    for m in (2, 17, 20, 65, 129):
         part = np.empty((m, N), dtype=dtype)
         _cpu.matmul_rowwise(np.ascontiguousarray(A[-m:]), Bm, part)
         np.testing.assert_array_equal(part, full[-m:])
