@@ -171,6 +171,19 @@ def _any_valid(mask_t):
 
 
 @njit
+def _product(A, Bm, out, training):
+    """``out = A @ Bm``: BLAS while training, :func:`matmul_rowwise` for inference.
+
+    Inference needs each row's result to be independent of the batch (see
+    :func:`matmul_rowwise`); training does not and keeps plain BLAS.
+    """
+    if training:
+        np.dot(A, Bm, out)
+    else:
+        matmul_rowwise(A, Bm, out)
+
+
+@njit
 def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
     """Forward pass over a batch; fills ``H`` (and ``S`` when it is not empty).
 
@@ -188,10 +201,7 @@ def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
     b_i = bias[0]
     b_h = bias[1]
     if T * B > 0 and F > 0:
-        if store:
-            np.dot(X.reshape(T * B, F), W, A.reshape(T * B, G))
-        else:
-            matmul_rowwise(X.reshape(T * B, F), W, A.reshape(T * B, G))
+        _product(X.reshape(T * B, F), W, A.reshape(T * B, G), store)
     else:
         A[:] = 0
     H[0] = h0
@@ -221,10 +231,7 @@ def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
         else:
             HM[:] = h_prev
         if reset_after:
-            if store:
-                np.dot(HM, R, M)
-            else:
-                matmul_rowwise(HM, R, M)
+            _product(HM, R, M, store)
             for b in range(B):
                 if mask[t, b]:
                     # 1-D row views and no branch in the unit loop: with the
@@ -258,10 +265,7 @@ def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
                     if store:
                         S[t, b] = 0
         else:
-            if store:
-                np.dot(HM, R_zr, M)
-            else:
-                matmul_rowwise(HM, R_zr, M)
+            _product(HM, R_zr, M, store)
             for b in range(B):
                 if mask[t, b]:
                     for j in range(U):
@@ -279,10 +283,7 @@ def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
                             S[t, b, U + j] = r
                 else:
                     RH[b] = 0
-            if store:
-                np.dot(RH, R_n, Q)
-            else:
-                matmul_rowwise(RH, R_n, Q)
+            _product(RH, R_n, Q, store)
             for b in range(B):
                 if mask[t, b]:
                     for j in range(U):
