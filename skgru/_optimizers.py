@@ -13,6 +13,7 @@ finally the weight constraints (SPEC 3.3).
 """
 
 import math
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -26,7 +27,7 @@ __all__ = [
 ]
 
 
-class BaseOptimizer:
+class BaseOptimizer(ABC):
     """Base class for the stochastic optimizers.
 
     Parameters
@@ -88,13 +89,14 @@ class BaseOptimizer:
                 raise ValueError(f"grads[{i}] has shape {grad.shape}, expected {param.shape}.")
             self._update_one(i, param, grad)
 
-    def _begin_step(self):
+    def _begin_step(self):  # noqa: B027 - an optional hook, empty by default
         """Per-step bookkeeping, run after ``t`` is incremented."""
 
+    @abstractmethod
     def _update_one(self, i, param, grad):
-        raise NotImplementedError
+        """Update ``param`` (index ``i``) in place from ``grad``."""
 
-    def iteration_ends(self, time_step):
+    def iteration_ends(self, time_step):  # noqa: B027 - optional hook, as in sklearn
         """Perform updates to the learning rate after an epoch.
 
         Parameters
@@ -314,7 +316,7 @@ class AdamOptimizer(BaseOptimizer):
         self.ms = [np.zeros_like(p) for p in self.params]
         self.vs = [np.zeros_like(p) for p in self.params]
 
-    def _begin_step(self):
+    def _begin_step(self):  # noqa: B027 - an optional hook, empty by default
         # lr_t is a Python float, so float32 arithmetic below stays float32.
         self.learning_rate = (
             float(self.learning_rate_init)
