@@ -49,6 +49,9 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 N_THREADS = 2
 N_CLASSES = 5
+# skgru's own threads (n_jobs), the same count the peers get; SKGRU_BENCH_THREADS
+# overrides it (e.g. 1 to measure the single-threaded kernels).
+SKGRU_THREADS = int(os.environ.get("SKGRU_BENCH_THREADS", N_THREADS))
 
 WORKLOADS = {
     "W1": {"B": 32, "T": 50, "F": 16, "H": 32, "vocab": None},
@@ -129,7 +132,11 @@ def build_skgru(w):
     opt = make_optimizer(
         "adam", params, learning_rate_init=1e-3, momentum=0.9, nesterovs_momentum=True
     )
-    config = TrainConfig(embedding=bool(w["vocab"]), sparse_embeddings=True)
+    # An older checkout (--baseline) may predate the thread count.
+    threads = (
+        {"n_threads": SKGRU_THREADS} if "n_threads" in TrainConfig.__dataclass_fields__ else {}
+    )
+    config = TrainConfig(embedding=bool(w["vocab"]), sparse_embeddings=True, **threads)
     trainer = CPUTrainer(params, opt, config, seqs, Y, wts)
     idx = np.arange(B)
     step_rng = np.random.default_rng(1)
@@ -138,8 +145,15 @@ def build_skgru(w):
         trainer.step(idx, step_rng)
 
     kwargs = {"embedding_dim": w["F"], "vocab_size": w["vocab"]} if w["vocab"] else {}
+    if threads:
+        kwargs["n_jobs"] = SKGRU_THREADS
     clf = ConstrainedGRUClassifier(
-        units=w["H"], max_iter=1, batch_size=B, random_state=0, device="cpu", **kwargs
+        units=w["H"],
+        max_iter=1,
+        batch_size=B,
+        random_state=0,
+        device="cpu",
+        **kwargs,
     )
     import warnings
 

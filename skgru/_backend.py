@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._constraints import apply_constraint
-from ._cpu_stack import pooled_output, split_params, stack_backward, stack_forward
+from ._cpu_stack import Workspace, pooled_output, split_params, stack_backward, stack_forward
 from ._kernels import _cpu
 from ._kernels._config import blas_threads
 from ._network import draw_regularisers, head_loss_grad
@@ -56,6 +56,9 @@ class TrainConfig:
     pooling: str = "last"
     num_layers: int = 1
     bidirectional: bool = False
+    # CPU threads for the kernels (batch row ranges / step blocks); the CUDA
+    # backend ignores it.
+    n_threads: int = 1
 
 
 class CPUTrainer:
@@ -72,6 +75,8 @@ class CPUTrainer:
         self.sparse = (
             config.embedding and config.sparse_embeddings and hasattr(optimizer, "update_rows")
         )
+        # Scratch arrays reused from batch to batch (see _cpu_stack.Workspace).
+        self.workspace = Workspace()
 
     def get_params(self):
         return [p.copy() for p in self.params]
@@ -99,7 +104,11 @@ class CPUTrainer:
         E, blocks, Wd, bd = split_params(
             self.params, cfg.embedding, cfg.num_layers, cfg.bidirectional
         )
-        X = E[Xv] if cfg.embedding else Xv
+        if cfg.embedding:
+            X = self.workspace.empty("embedded", Xv.shape + (E.shape[1],), E.dtype)
+            np.take(E, Xv, axis=0, out=X)
+        else:
+            X = Xv
         X = np.ascontiguousarray(X, dtype=self.dtype)
         T, B, F = X.shape
         U = blocks[0][0][1].shape[0]
@@ -118,7 +127,14 @@ class CPUTrainer:
         if noise is not None:
             X += noise
         out, finals, cache = stack_forward(
-            X, mask, blocks, cfg, training=True, rng=rng, first_masks=(input_mask, rmask)
+            X,
+            mask,
+            blocks,
+            cfg,
+            training=True,
+            rng=rng,
+            first_masks=(input_mask, rmask),
+            workspace=self.workspace,
         )
         pooled, aux = pooled_output(out, finals, mask, cfg.pooling)
         logits = pooled @ Wd + bd
@@ -126,7 +142,13 @@ class CPUTrainer:
         dWd = (pooled.T @ dlogits).astype(self.dtype)
         dbd = dlogits.sum(axis=0).astype(self.dtype)
         block_grads, dX = stack_backward(
-            cache, blocks, cfg, np.ascontiguousarray(dlogits @ Wd.T), aux, cfg.embedding
+            cache,
+            blocks,
+            cfg,
+            np.ascontiguousarray(dlogits @ Wd.T),
+            aux,
+            cfg.embedding,
+            workspace=self.workspace,
         )
         grads = [g for layer in block_grads for block in layer for g in block] + [dWd, dbd]
         if cfg.alpha > 0:
@@ -227,13 +249,16 @@ class CPUBackend:
         dtype = Wd.dtype
         out = np.empty((seqs.n_samples, Wd.shape[0]), dtype=dtype)
         order = _length_order(seqs)
+        workspace = Workspace()
         with blas_threads():
             for start in range(0, seqs.n_samples, batch_size):
                 idx = order[start : start + batch_size]
                 Xv, mask = time_major_batch(seqs, idx)
                 X = E[Xv] if config.embedding else Xv
                 X = np.ascontiguousarray(X, dtype=dtype)
-                seq_out, finals, _ = stack_forward(X, mask, blocks, config, training=False)
+                seq_out, finals, _ = stack_forward(
+                    X, mask, blocks, config, training=False, workspace=workspace
+                )
                 out[idx] = pooled_output(seq_out, finals, mask, config.pooling)[0]
         return out
 

@@ -5,6 +5,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from joblib import cpu_count
 from scipy.special import log_expit, log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
@@ -73,6 +74,7 @@ class _BaseGRU(BaseEstimator):
         "warm_start": ["boolean"],
         "dtype": [StrOptions({"float32", "float64"})],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
+        "n_jobs": [None, Integral],
         "verbose": ["verbose"],
         "embedding_dim": [None, Interval(Integral, 1, None, closed="left")],
         "vocab_size": [None, Interval(Integral, 2, None, closed="left")],
@@ -229,7 +231,20 @@ class _BaseGRU(BaseEstimator):
             pooling=self.pooling,
             num_layers=self.num_layers,
             bidirectional=self.bidirectional,
+            n_threads=self._n_threads(),
         )
+
+    def _n_threads(self):
+        # Threads in this process only: a joblib context (e.g. the dask
+        # backend) says how many workers a search may use, not how many
+        # threads one fit may start here, so it is not consulted.
+        if self.n_jobs is None:
+            return 1
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs == 0 has no meaning; use None, a positive int or -1.")
+        if self.n_jobs < 0:
+            return max(1, cpu_count() + 1 + self.n_jobs)
+        return self.n_jobs
 
     def _new_optimizer(self, params):
         return make_optimizer(
@@ -621,6 +636,16 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         Precision of weights and computation.
     device : {"auto", "cpu", "cuda"}, default="auto"
         Where training runs; ``"auto"`` uses CUDA when numba sees a GPU.
+    n_jobs : int or None, default=None
+        Threads for the CPU kernels in ``fit`` and ``predict``: each batch is
+        split into row ranges that run through the recurrence on separate
+        threads, and the large products into blocks of steps. ``None`` means
+        1; ``-1`` means all processors (``-2`` all but one, and so on).
+        Predictions do not depend on ``n_jobs``; a fit is
+        bitwise reproducible for a given ``n_jobs``, and different values
+        change the last bits of the weights (sums are split differently).
+        Inside ``GridSearchCV(n_jobs=k)`` keep ``k * n_jobs`` at most the
+        number of cores.
     verbose : int, default=0
         With 1, print one line per epoch (loss, validation score, time), as
         ``MLPClassifier``; with 2, also progress lines within each epoch.
@@ -732,6 +757,7 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         class_weight=None,
         dtype="float32",
         device="auto",
+        n_jobs=None,
         verbose=0,
         embedding_dim=None,
         vocab_size=None,
@@ -772,6 +798,7 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         self.class_weight = class_weight
         self.dtype = dtype
         self.device = device
+        self.n_jobs = n_jobs
         self.verbose = verbose
         self.embedding_dim = embedding_dim
         self.vocab_size = vocab_size

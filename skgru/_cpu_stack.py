@@ -11,6 +11,20 @@ outputs are reversed back to line up with the forward direction (Keras's
 
 Weights, Keras order: ``[embedding?] + for each layer, for each direction
 [W, R, bias] + [Wd, bd]``.
+
+Threads (``config.n_threads``): each layer's forward is the input projection
+of all steps (split into blocks of whole steps, one product per block) and
+then the recurrence (split into row ranges of the batch, each running through
+all the steps on its own thread: rows never interact); the backward is the
+recurrence by row ranges and then the weight-gradient products by step
+blocks, whose partial sums are added in block order. The split depends only
+on the shapes and ``n_threads``, so a fit is reproducible for a given thread
+count; inference products are row-wise (:func:`~skgru._kernels._cpu.matmul_rowwise`),
+so predictions do not depend on the thread count at all.
+
+Scratch arrays come from a :class:`Workspace` that a trainer keeps for the
+whole fit: fresh arrays of this size (W3: over 100 MB per batch) cost more in
+page faults than some of the arithmetic (benchmarks/NOTES.md).
 """
 
 from dataclasses import dataclass
@@ -18,9 +32,53 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._kernels import _cpu
+from ._kernels._config import run_tasks, split
 from ._network import draw_regularisers, fused_bias
 
-__all__ = ["split_params", "StackCache", "stack_forward", "stack_backward"]
+__all__ = ["split_params", "Workspace", "StackCache", "stack_forward", "stack_backward"]
+
+# Smallest row range worth a thread of its own in the recurrence, and the
+# smallest block of (step x batch) rows worth one in the big products: below
+# these the hand-off (tens of microseconds) costs more than it saves.
+_MIN_CHUNK_ROWS = 8
+_MIN_BLOCK_ROWS = 256
+
+
+def _row_bounds(B, n_threads):
+    return split(B, min(n_threads, max(1, B // _MIN_CHUNK_ROWS)))
+
+
+def _step_bounds(T, B, n_threads):
+    return split(T, min(n_threads, max(1, (T * B) // _MIN_BLOCK_ROWS)))
+
+
+class Workspace:
+    """Scratch arrays kept between batches, one flat buffer per name.
+
+    ``empty(key, shape, dtype)`` returns an uninitialised C-contiguous array
+    that is a prefix of the buffer for ``key``, grown when a larger one is
+    asked for. An array is valid until the next request for the same key.
+    """
+
+    def __init__(self):
+        self._buffers = {}
+
+    def empty(self, key, shape, dtype):
+        dtype = np.dtype(dtype)
+        n = int(np.prod(shape))
+        buf = self._buffers.get(key)
+        if buf is None or buf.dtype != dtype or buf.size < n:
+            buf = np.empty(max(n, 1), dtype=dtype)
+            self._buffers[key] = buf
+        return buf[:n].reshape(shape)
+
+
+class _Fresh:
+    """A stand-in for :class:`Workspace` that allocates every time."""
+
+    @staticmethod
+    def empty(key, shape, dtype):
+        return np.empty(shape, dtype=dtype)
 
 
 def split_params(params, embedding, num_layers, bidirectional):
@@ -56,19 +114,33 @@ class StackCache:
     out: np.ndarray  # top layer output sequence (T, B, nd * U), aligned
 
 
-def _run(X, mask, W, R, bias, rmask, reset_after, store):
-    T, B, _ = X.shape
+def _run(X, mask, W, R, bias, rmask, reset_after, store, ws, key, n_threads):
+    T, B, F = X.shape
     U = R.shape[0]
     dtype = X.dtype
-    H = np.empty((T + 1, B, U), dtype=dtype)
-    S = np.empty((T, B, 4 * U) if store else (0, B, 4 * U), dtype=dtype)
-    A = np.empty((T, B, 3 * U), dtype=dtype)
+    H = ws.empty(("H",) + key, (T + 1, B, U), dtype)
+    S = ws.empty(("S",) + key, (T, B, 4 * U) if store else (0, B, 4 * U), dtype)
+    A = ws.empty(("A",) + key, (T, B, 3 * U), dtype)
     b2 = np.ascontiguousarray(fused_bias(bias))
-    _cpu.gru_forward(X, mask, W, R, b2, np.zeros((B, U), dtype=dtype), rmask, reset_after, H, S, A)
+    X2 = X.reshape(T * B, F)
+    A2 = A.reshape(T * B, 3 * U)
+    steps = _step_bounds(T, B, n_threads)
+    run_tasks(
+        _cpu.project_inputs,
+        [(X2[t0 * B : t1 * B], W, A2[t0 * B : t1 * B], store) for t0, t1 in zip(steps, steps[1:])],
+    )
+    h0 = np.zeros((B, U), dtype=dtype)
+    rows = _row_bounds(B, n_threads)
+    run_tasks(
+        _cpu.gru_recurrence,
+        [(mask, R, b2, h0, rmask, reset_after, H, S, A, b0, b1) for b0, b1 in zip(rows, rows[1:])],
+    )
     return H, S, A
 
 
-def stack_forward(X, mask, blocks, config, *, training, rng=None, first_masks=(None, None)):
+def stack_forward(
+    X, mask, blocks, config, *, training, rng=None, first_masks=(None, None), workspace=None
+):
     """Forward through all layers.
 
     ``X (T, B, F)`` is the (embedded, noised) input. With ``training=True``
@@ -78,8 +150,11 @@ def stack_forward(X, mask, blocks, config, *, training, rng=None, first_masks=(N
     single-layer trainers on every backend share). With ``training=False``:
     no dropout, nothing stored. Returns ``(out, finals, cache)``: the top
     layer's output sequence ``(T, B, nd * U)``, the final states of its
-    directions, and what the backward pass needs.
+    directions, and what the backward pass needs. With a ``workspace``
+    these live in its buffers (valid until the next call with it).
     """
+    ws = _Fresh if workspace is None else workspace
+    n_threads = getattr(config, "n_threads", 1)
     dtype = X.dtype
     T, B, _ = X.shape
     layer_in = X
@@ -113,7 +188,9 @@ def stack_forward(X, mask, blocks, config, *, training, rng=None, first_masks=(N
             Xin = np.ascontiguousarray(Xin, dtype=dtype)
             m = np.ascontiguousarray(m)
             rm = rmask if rmask is not None else np.zeros((0, U), dtype=dtype)
-            H, S, A = _run(Xin, m, W, R, bias, rm, config.reset_after, training)
+            H, S, A = _run(
+                Xin, m, W, R, bias, rm, config.reset_after, training, ws, (l, d), n_threads
+            )
             outs.append(H[1:] if d == 0 else H[1:][::-1])
             finals.append(H[T])
             layer_runs.append(_RunCache(Xin, m, H, S, A, input_mask, rm))
@@ -150,13 +227,15 @@ def _pool_grad(d_pooled, mask, pooling, aux, T):
     return dOut, None
 
 
-def stack_backward(cache, blocks, config, d_pooled, aux, need_dx):
+def stack_backward(cache, blocks, config, d_pooled, aux, need_dx, workspace=None):
     """Back-propagation through every layer and direction.
 
     Returns ``(block_grads, dX)``: ``block_grads[l][d] = (dW, dR, dbias)``
     (``dbias`` in the Keras shape) and the gradient on the stack's input
     ``X (T, B, F)`` when ``need_dx`` (else None).
     """
+    ws = _Fresh if workspace is None else workspace
+    n_threads = getattr(config, "n_threads", 1)
     mask = cache.mask
     T, B = mask.shape
     dtype = d_pooled.dtype
@@ -183,30 +262,38 @@ def stack_backward(cache, blocks, config, d_pooled, aux, need_dx):
             else:
                 dh_last = np.zeros((B, U), dtype=dtype)
             F = run.X.shape[2]
-            dW = np.empty_like(W)
-            dR = np.empty_like(R)
-            db2 = np.empty((2, 3 * U), dtype=dtype)
-            dX = np.empty((T, B, F) if want_dx else (0, B, F), dtype=dtype)
-            dM = np.empty_like(run.A)
-            _cpu.gru_backward(
-                run.X,
-                run.mask,
-                W,
-                R,
-                run.rmask,
-                config.reset_after,
-                run.H,
-                run.S,
-                dH_seq,
-                dh_last,
-                dW,
-                dR,
-                db2,
-                dX,
-                np.empty((B, U), dtype=dtype),
-                run.A,
-                dM,
-            )
+            dX = ws.empty(("dX", l, d), (T, B, F) if want_dx else (0, B, F), dtype)
+            dM = ws.empty(("dM", l, d), run.A.shape, dtype)
+            dh0 = np.empty((B, U), dtype=dtype)
+            rows = _row_bounds(B, n_threads)
+            # dA overwrites the forward's input projections A (no longer needed).
+            run_tasks(
+                _cpu.gru_bptt,
+                [
+                    (run.mask, R, run.rmask, config.reset_after, run.H, run.S, dH_seq,
+                     dh_last, dh0, run.A, dM, b0, b1)
+                    for b0, b1 in zip(rows, rows[1:])
+                ],
+            )  # fmt: skip
+            steps = _step_bounds(T, B, n_threads)
+            parts = [
+                (np.empty_like(W), np.empty_like(R), np.empty((2, 3 * U), dtype=dtype))
+                for _ in steps[1:]
+            ]
+            run_tasks(
+                _cpu.gru_weight_grads,
+                [
+                    (run.X, W, run.H, run.S, run.rmask, config.reset_after, run.A, dM,
+                     dW, dR, db2, dX, t0, t1)
+                    for (dW, dR, db2), t0, t1 in zip(parts, steps, steps[1:])
+                ],
+            )  # fmt: skip
+            # Partial sums in block order: the same result for the same split.
+            dW, dR, db2 = parts[0]
+            for pW, pR, pb in parts[1:]:
+                dW += pW
+                dR += pR
+                db2 += pb
             layer_grads.append((dW, dR, db2 if bias.ndim == 2 else db2[0].copy()))
             if want_dx:
                 if run.input_mask is not None:

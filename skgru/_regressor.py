@@ -28,7 +28,7 @@ kernel_constraint, recurrent_constraint, bias_constraint, clipnorm, clipvalue, \
 global_clipnorm, alpha, solver, learning_rate_init, momentum, \
 nesterovs_momentum, beta_1, beta_2, epsilon, batch_size, max_iter, shuffle, \
 random_state, tol, early_stopping, validation_fraction, n_iter_no_change, \
-warm_start, dtype, device, verbose, embedding_dim, vocab_size, \
+warm_start, dtype, device, n_jobs, verbose, embedding_dim, vocab_size, \
 embedding_constraint, sparse_embeddings, pooling, num_layers, bidirectional
         As in :class:`~skgru.ConstrainedGRUClassifier`.
 
@@ -87,6 +87,7 @@ best_validation_score_, n_iter_, t_, n_features_in_, n_step_features_
         warm_start=False,
         dtype="float32",
         device="auto",
+        n_jobs=None,
         verbose=0,
         embedding_dim=None,
         vocab_size=None,

@@ -110,13 +110,14 @@ def test_large_input_is_predicted_in_bounded_batches(monkeypatch, form):
     est.fit(X[:60], y[:60])
 
     sizes = []
-    forward = skgru._backend._cpu.gru_forward
+    recurrence = skgru._backend._cpu.gru_recurrence
 
-    def recording_forward(X, *args):
-        sizes.append(X.shape[1])
-        return forward(X, *args)
+    def recording_recurrence(*args):
+        b0, b1 = args[-2:]
+        sizes.append(b1 - b0)
+        return recurrence(*args)
 
-    monkeypatch.setattr(skgru._backend._cpu, "gru_forward", recording_forward)
+    monkeypatch.setattr(skgru._backend._cpu, "gru_recurrence", recording_recurrence)
     whole = est.predict_proba(X)
     assert max(sizes) <= 256 and sum(sizes) == n and len(sizes) >= 3
     monkeypatch.undo()

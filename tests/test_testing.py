@@ -183,13 +183,13 @@ def test_check_gradients_float32_model_and_embedding():
 
 def test_check_gradients_catches_a_wrong_recurrent_gradient(monkeypatch):
     clf, X, y = _small_problem(seed=2)
-    original = _cpu.gru_backward
+    original = _cpu.gru_weight_grads
 
-    def wrong_backward(*args):
+    def wrong_weight_grads(*args):
         original(*args)
-        args[11][...] *= 1.01  # dR: a 1% error in the recurrent kernel's gradient
+        args[9][...] *= 1.01  # dR: a 1% error in the recurrent kernel's gradient
 
-    monkeypatch.setattr(_cpu, "gru_backward", wrong_backward)
+    monkeypatch.setattr(_cpu, "gru_weight_grads", wrong_weight_grads)
     report = check_gradients(clf, X, y)
     assert not report.passed
     status = {t.name: t.passed for t in report.tensors}

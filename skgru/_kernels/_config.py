@@ -5,6 +5,8 @@ caching, fastmath and the parallel target are decided once.
 """
 
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numba
@@ -90,3 +92,71 @@ def numba_threads(n_threads):
         yield
     finally:
         numba.set_num_threads(previous)
+
+
+# --------------------------------------------------------------------------- #
+# Threads of our own. The kernels are compiled with ``nogil=True``, so plain
+# Python threads run them in parallel; the host splits a batch into row ranges
+# (the recurrence: rows never interact) or time blocks (the big products) and
+# hands the pieces to this pool. No per-step synchronisation: each thread runs
+# its rows through all the steps. numba's own ``parallel=True`` is not used:
+# its default threading layer aborts when entered from several Python threads
+# at once (tests/test_concurrency.py), and the OpenMP layer is not fork-safe.
+# --------------------------------------------------------------------------- #
+
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _reset_pool_after_fork():
+    # A forked child inherits the pool object but not its threads.
+    global _POOL
+    _POOL = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pool_after_fork)
+
+
+def _pool(n_workers):
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL._max_workers < n_workers:
+            old = _POOL
+            _POOL = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="skgru")
+            if old is not None:
+                old.shutdown(wait=False)
+        return _POOL
+
+
+def run_tasks(func, args_list):
+    """Call ``func(*args)`` for every ``args`` in ``args_list``; the first in this thread.
+
+    The others go to a shared thread pool; all have finished when this
+    returns, and the first exception raised by any of them is re-raised. The
+    tasks must write disjoint outputs.
+    """
+    if len(args_list) == 1:
+        func(*args_list[0])
+        return
+    pool = _pool(len(args_list) - 1)
+    futures = [pool.submit(func, *args) for args in args_list[1:]]
+    error = None
+    try:
+        func(*args_list[0])
+    except BaseException as exc:  # wait for the others before raising
+        error = exc
+    for f in futures:
+        try:
+            f.result()
+        except BaseException as exc:
+            if error is None:
+                error = exc
+    if error is not None:
+        raise error
+
+
+def split(n, parts):
+    """``parts + 1`` increasing bounds splitting ``range(n)`` into near-equal runs."""
+    parts = max(1, min(int(parts), n)) if n > 0 else 1
+    return [(n * k) // parts for k in range(parts + 1)]

@@ -184,65 +184,80 @@ def _product(A, Bm, out, training):
 
 
 @njit
-def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
-    """Forward pass over a batch; fills ``H`` (and ``S`` when it is not empty).
+def project_inputs(X2, W, A2, training):
+    """``A2 = X2 @ W`` for rows of the flattened input ``(n, F)``.
 
-    ``A (T, B, 3U)`` is workspace for the input projections (it may be reused
-    by the backward pass as ``dA``). With ``S`` empty (inference) the products
-    use :func:`matmul_rowwise`, so each sequence's result is independent of
-    the batch it is computed in.
+    The input projection of every step in one product; the host may split
+    the ``T * B`` rows into blocks (contiguous runs of whole steps) and run
+    them on several threads.
     """
-    T, B, F = X.shape
+    if X2.shape[0] > 0 and X2.shape[1] > 0:
+        _product(X2, W, A2, training)
+    else:
+        A2[:] = 0
+
+
+@njit
+def gru_recurrence(mask, R, bias, h0, rmask, reset_after, H, S, A, b0, b1):
+    """The time loop of the forward pass for the batch rows ``b0:b1``.
+
+    ``A (T, B, 3U)`` holds the input projections (without bias) of every
+    step; fills ``H[:, b0:b1]`` (and ``S[:, b0:b1]`` when ``S`` is not
+    empty). Rows never interact, so disjoint row ranges can run on separate
+    threads. With ``S`` empty (inference) the products use
+    :func:`matmul_rowwise`, so each sequence's result is independent of the
+    batch and of the row range it is computed in.
+    """
+    T = A.shape[0]
     U = R.shape[0]
     G = 3 * U
+    Bc = b1 - b0
     one = np.ones(1, dtype=H.dtype)[0]
     store = S.shape[0] > 0
     use_rmask = rmask.shape[0] > 0
     b_i = bias[0]
     b_h = bias[1]
-    if T * B > 0 and F > 0:
-        _product(X.reshape(T * B, F), W, A.reshape(T * B, G), store)
-    else:
-        A[:] = 0
-    H[0] = h0
-    HM = np.empty((B, U), dtype=H.dtype)
+    H[0, b0:b1] = h0[b0:b1]
+    HM = np.empty((Bc, U), dtype=H.dtype)
     gate_row = np.empty(4 * U, dtype=H.dtype)
     if reset_after:
-        M = np.empty((B, G), dtype=H.dtype)
+        M = np.empty((Bc, G), dtype=H.dtype)
     else:
         R_zr = np.ascontiguousarray(R[:, : 2 * U])
         R_n = np.ascontiguousarray(R[:, 2 * U :])
-        M = np.empty((B, 2 * U), dtype=H.dtype)
-        RH = np.empty((B, U), dtype=H.dtype)
-        Q = np.empty((B, U), dtype=H.dtype)
-        Zt = np.empty((B, U), dtype=H.dtype)
+        M = np.empty((Bc, 2 * U), dtype=H.dtype)
+        RH = np.empty((Bc, U), dtype=H.dtype)
+        Q = np.empty((Bc, U), dtype=H.dtype)
+        Zt = np.empty((Bc, U), dtype=H.dtype)
     for t in range(T):
-        h_prev = H[t]
-        h_new = H[t + 1]
-        if not _any_valid(mask[t]):
+        h_prev = H[t, b0:b1]
+        h_new = H[t + 1, b0:b1]
+        m_t = mask[t, b0:b1]
+        a_t = A[t, b0:b1]
+        if not _any_valid(m_t):
             h_new[:] = h_prev
             if store:
-                S[t] = 0
+                S[t, b0:b1] = 0
             continue
         if use_rmask:
-            for b in range(B):
+            for b in range(Bc):
                 for j in range(U):
-                    HM[b, j] = h_prev[b, j] * rmask[b, j]
+                    HM[b, j] = h_prev[b, j] * rmask[b0 + b, j]
         else:
             HM[:] = h_prev
         if reset_after:
             _product(HM, R, M, store)
-            for b in range(B):
-                if mask[t, b]:
+            for b in range(Bc):
+                if m_t[b]:
                     # 1-D row views and no branch in the unit loop: with the
                     # 3-D indexing and a conditional store LLVM gave up
                     # vectorizing it (alias checks), which cost the W2
                     # forward 2.4x (benchmarks/NOTES.md).
-                    a_row = A[t, b]
+                    a_row = a_t[b]
                     m_row = M[b]
                     hp = h_prev[b]
                     hn = h_new[b]
-                    srow = S[t, b] if store else gate_row
+                    srow = S[t, b0 + b] if store else gate_row
                     for j in range(U):
                         m_n = m_row[2 * U + j] + b_h[2 * U + j]
                         z, r, n, h = _gates_reset_after(
@@ -263,15 +278,15 @@ def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
                 else:
                     h_new[b] = h_prev[b]
                     if store:
-                        S[t, b] = 0
+                        S[t, b0 + b] = 0
         else:
             _product(HM, R_zr, M, store)
-            for b in range(B):
-                if mask[t, b]:
+            for b in range(Bc):
+                if m_t[b]:
                     for j in range(U):
                         z, r = _update_gates(
-                            A[t, b, j] + b_i[j],
-                            A[t, b, U + j] + b_i[U + j],
+                            a_t[b, j] + b_i[j],
+                            a_t[b, U + j] + b_i[U + j],
                             M[b, j],
                             M[b, U + j],
                             one,
@@ -279,16 +294,16 @@ def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
                         Zt[b, j] = z
                         RH[b, j] = r * HM[b, j]
                         if store:
-                            S[t, b, j] = z
-                            S[t, b, U + j] = r
+                            S[t, b0 + b, j] = z
+                            S[t, b0 + b, U + j] = r
                 else:
                     RH[b] = 0
             _product(RH, R_n, Q, store)
-            for b in range(B):
-                if mask[t, b]:
+            for b in range(Bc):
+                if m_t[b]:
                     for j in range(U):
                         n, h = _candidate_reset_before(
-                            A[t, b, 2 * U + j] + b_i[2 * U + j],
+                            a_t[b, 2 * U + j] + b_i[2 * U + j],
                             Q[b, j],
                             Zt[b, j],
                             h_prev[b, j],
@@ -296,12 +311,25 @@ def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
                         )
                         h_new[b, j] = h
                         if store:
-                            S[t, b, 2 * U + j] = n
-                            S[t, b, 3 * U + j] = RH[b, j]
+                            S[t, b0 + b, 2 * U + j] = n
+                            S[t, b0 + b, 3 * U + j] = RH[b, j]
                 else:
                     h_new[b] = h_prev[b]
                     if store:
-                        S[t, b] = 0
+                        S[t, b0 + b] = 0
+
+
+@njit
+def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
+    """Forward pass over a batch on one thread; fills ``H`` (and ``S`` when it is not empty).
+
+    :func:`project_inputs` for all steps, then :func:`gru_recurrence` over
+    all rows. ``A (T, B, 3U)`` is workspace for the input projections (it
+    may be reused by the backward pass as ``dA``).
+    """
+    T, B, F = X.shape
+    project_inputs(X.reshape(T * B, F), W, A.reshape(T * B, 3 * R.shape[0]), S.shape[0] > 0)
+    gru_recurrence(mask, R, bias, h0, rmask, reset_after, H, S, A, 0, B)
 
 
 @njit
@@ -313,128 +341,142 @@ def _column_sums(A2, out):
 
 
 @njit
-def gru_backward(
-    X, mask, W, R, rmask, reset_after, H, S, dH_seq, dh_last, dW, dR, dbias, dX, dh0, dA, dM
-):
-    """Back-propagation through time for one batch.
+def gru_bptt(mask, R, rmask, reset_after, H, S, dH_seq, dh_last, dh0, dA, dM, b0, b1):
+    """The time loop of back-propagation for the batch rows ``b0:b1``.
 
     Reads the forward's ``H`` and ``S``; ``dH_seq (T, B, U)`` (or empty) is
     the gradient on every state ``H[1:]`` and ``dh_last (B, U)`` the gradient
-    on the final state. Writes ``dW, dR, dbias (2, 3U), dX (or empty), dh0``.
-    ``dA`` and ``dM`` are ``(T, B, 3U)`` workspaces (``dA`` may alias the
-    forward's ``A``).
+    on the final state. Writes the gate pre-activation gradients ``dA`` (input
+    side) and ``dM`` (recurrent side), both ``(T, B, 3U)``, and ``dh0`` for
+    these rows; :func:`gru_weight_grads` turns them into weight gradients.
+    Rows never interact, so disjoint row ranges can run on separate threads.
     """
-    T, B, F = X.shape
+    T = mask.shape[0]
     U = R.shape[0]
     G = 3 * U
+    Bc = b1 - b0
     one = np.ones(1, dtype=H.dtype)[0]
     use_rmask = rmask.shape[0] > 0
     has_seq = dH_seq.shape[0] > 0
-    g = dh_last.copy()
-    g_next = np.empty((B, U), dtype=H.dtype)
-    DH = np.empty((B, U), dtype=H.dtype)
+    g = dh_last[b0:b1].copy()
+    g_next = np.empty((Bc, U), dtype=H.dtype)
+    DH = np.empty((Bc, U), dtype=H.dtype)
     RT = np.ascontiguousarray(R.T)
     if not reset_after:
         R_zrT = np.ascontiguousarray(R[:, : 2 * U].T)
         R_nT = np.ascontiguousarray(R[:, 2 * U :].T)
-        DN = np.empty((B, U), dtype=H.dtype)
-        DRH = np.empty((B, U), dtype=H.dtype)
-        DZR = np.empty((B, 2 * U), dtype=H.dtype)
+        DN = np.empty((Bc, U), dtype=H.dtype)
+        DRH = np.empty((Bc, U), dtype=H.dtype)
+        DZR = np.empty((Bc, 2 * U), dtype=H.dtype)
     for t in range(T - 1, -1, -1):
         if has_seq:
-            g += dH_seq[t]
-        h_prev = H[t]
-        if not _any_valid(mask[t]):
-            dA[t] = 0
-            dM[t] = 0
+            g += dH_seq[t, b0:b1]
+        h_prev = H[t, b0:b1]
+        m_t = mask[t, b0:b1]
+        s_t = S[t, b0:b1]
+        da_t = dA[t, b0:b1]
+        dm_t = dM[t, b0:b1]
+        if not _any_valid(m_t):
+            da_t[:] = 0
+            dm_t[:] = 0
             continue
         if reset_after:
-            for b in range(B):
-                if mask[t, b]:
+            for b in range(Bc):
+                if m_t[b]:
                     for j in range(U):
-                        z = S[t, b, j]
-                        r = S[t, b, U + j]
-                        n = S[t, b, 2 * U + j]
-                        m_n = S[t, b, 3 * U + j]
+                        z = s_t[b, j]
+                        r = s_t[b, U + j]
+                        n = s_t[b, 2 * U + j]
+                        m_n = s_t[b, 3 * U + j]
                         dz, dn = _grad_zn(g[b, j], h_prev[b, j], z, n, one)
                         dr = _grad_r(dn, m_n, r, one)
-                        dA[t, b, j] = dz
-                        dA[t, b, U + j] = dr
-                        dA[t, b, 2 * U + j] = dn
-                        dM[t, b, j] = dz
-                        dM[t, b, U + j] = dr
-                        dM[t, b, 2 * U + j] = dn * r
+                        da_t[b, j] = dz
+                        da_t[b, U + j] = dr
+                        da_t[b, 2 * U + j] = dn
+                        dm_t[b, j] = dz
+                        dm_t[b, U + j] = dr
+                        dm_t[b, 2 * U + j] = dn * r
                         g_next[b, j] = g[b, j] * z
                 else:
-                    dA[t, b] = 0
-                    dM[t, b] = 0
+                    da_t[b] = 0
+                    dm_t[b] = 0
                     g_next[b] = g[b]
-            np.dot(dM[t], RT, DH)
+            np.dot(dm_t, RT, DH)
         else:
-            for b in range(B):
-                if mask[t, b]:
+            for b in range(Bc):
+                if m_t[b]:
                     for j in range(U):
-                        z = S[t, b, j]
-                        n = S[t, b, 2 * U + j]
+                        z = s_t[b, j]
+                        n = s_t[b, 2 * U + j]
                         dz, dn = _grad_zn(g[b, j], h_prev[b, j], z, n, one)
-                        dA[t, b, j] = dz
-                        dA[t, b, 2 * U + j] = dn
+                        da_t[b, j] = dz
+                        da_t[b, 2 * U + j] = dn
                         DN[b, j] = dn
                         g_next[b, j] = g[b, j] * z
                 else:
                     DN[b] = 0
                     g_next[b] = g[b]
             np.dot(DN, R_nT, DRH)
-            for b in range(B):
-                if mask[t, b]:
+            for b in range(Bc):
+                if m_t[b]:
                     for j in range(U):
-                        r = S[t, b, U + j]
+                        r = s_t[b, U + j]
                         hm = h_prev[b, j]
                         if use_rmask:
-                            hm = hm * rmask[b, j]
+                            hm = hm * rmask[b0 + b, j]
                         dr = _grad_r(DRH[b, j], hm, r, one)
-                        dA[t, b, U + j] = dr
-                        DZR[b, j] = dA[t, b, j]
+                        da_t[b, U + j] = dr
+                        DZR[b, j] = da_t[b, j]
                         DZR[b, U + j] = dr
                         DRH[b, j] = DRH[b, j] * r
                     for k in range(G):
-                        dM[t, b, k] = dA[t, b, k]
+                        dm_t[b, k] = da_t[b, k]
                 else:
-                    dA[t, b] = 0
-                    dM[t, b] = 0
+                    da_t[b] = 0
+                    dm_t[b] = 0
                     DZR[b] = 0
                     DRH[b] = 0
             np.dot(DZR, R_zrT, DH)
             DH += DRH
         if use_rmask:
-            for b in range(B):
+            for b in range(Bc):
                 for j in range(U):
-                    DH[b, j] *= rmask[b, j]
-        for b in range(B):
+                    DH[b, j] *= rmask[b0 + b, j]
+        for b in range(Bc):
             for j in range(U):
                 g[b, j] = _flush(g_next[b, j] + DH[b, j])
-    dh0[:] = g
+    dh0[b0:b1] = g
 
-    # Weight gradients: one GEMM each over all T * B rows.
-    N = T * B
-    dA2 = dA.reshape(N, G)
-    dM2 = dM.reshape(N, G)
+
+@njit
+def gru_weight_grads(X, W, H, S, rmask, reset_after, dA, dM, dW, dR, dbias, dX, t0, t1):
+    """Weight gradients from the steps ``t0:t1``: one product each over their rows.
+
+    Writes ``dW, dR, dbias (2, 3U)`` (the contribution of these steps only;
+    the host sums the blocks in a fixed order) and ``dX[t0:t1]`` when ``dX``
+    is not empty. Steps are contiguous rows of the time-major arrays.
+    """
+    T, B, F = X.shape
+    U = H.shape[2]
+    G = 3 * U
+    N = (t1 - t0) * B
+    want_dx = dX.shape[0] > 0
     if N == 0:
         dW[:] = 0
         dR[:] = 0
         dbias[:] = 0
-        if dX.shape[0] > 0:
-            dX[:] = 0
         return
-    np.dot(X.reshape(N, F).T, dA2, dW)
+    dA2 = dA[t0:t1].reshape(N, G)
+    dM2 = dM[t0:t1].reshape(N, G)
+    np.dot(X[t0:t1].reshape(N, F).T, dA2, dW)
     _column_sums(dA2, dbias[0])
-    Hp = H[:T].reshape(N, U)
-    if use_rmask:
+    Hp = H[t0:t1].reshape(N, U)
+    if rmask.shape[0] > 0:
         Hm = np.empty((N, U), dtype=H.dtype)
-        for t in range(T):
+        for t in range(t1 - t0):
             for b in range(B):
                 for j in range(U):
-                    Hm[t * B + b, j] = H[t, b, j] * rmask[b, j]
+                    Hm[t * B + b, j] = H[t0 + t, b, j] * rmask[b, j]
         Hp = Hm
     if reset_after:
         np.dot(Hp.T, dM2, dR)
@@ -444,12 +486,30 @@ def gru_backward(
         P = np.empty((U, 2 * U), dtype=H.dtype)
         np.dot(Hp.T, np.ascontiguousarray(dM2[:, : 2 * U]), P)
         dR[:, : 2 * U] = P
-        RH2 = np.ascontiguousarray(S.reshape(N, 4 * U)[:, 3 * U :])
+        RH2 = np.ascontiguousarray(S[t0:t1].reshape(N, 4 * U)[:, 3 * U :])
         Pn = np.empty((U, U), dtype=H.dtype)
         np.dot(RH2.T, np.ascontiguousarray(dM2[:, 2 * U :]), Pn)
         dR[:, 2 * U :] = Pn
-    if dX.shape[0] > 0:
-        np.dot(dA2, np.ascontiguousarray(W.T), dX.reshape(N, F))
+    if want_dx:
+        np.dot(dA2, np.ascontiguousarray(W.T), dX[t0:t1].reshape(N, F))
+
+
+@njit
+def gru_backward(
+    X, mask, W, R, rmask, reset_after, H, S, dH_seq, dh_last, dW, dR, dbias, dX, dh0, dA, dM
+):
+    """Back-propagation through time for one batch on one thread.
+
+    :func:`gru_bptt` over all rows, then :func:`gru_weight_grads` over all
+    steps. Writes ``dW, dR, dbias (2, 3U), dX (or empty), dh0``. ``dA`` and
+    ``dM`` are ``(T, B, 3U)`` workspaces (``dA`` may alias the forward's
+    ``A``).
+    """
+    T, B, F = X.shape
+    gru_bptt(mask, R, rmask, reset_after, H, S, dH_seq, dh_last, dh0, dA, dM, 0, B)
+    gru_weight_grads(X, W, H, S, rmask, reset_after, dA, dM, dW, dR, dbias, dX, 0, T)
+    if T * B == 0 and dX.shape[0] > 0:
+        dX[:] = 0
 
 
 # Rows per BLAS call in :func:`matmul_rowwise`. Every call has this exact shape
