@@ -168,7 +168,9 @@ class CPUTrainer:
             valid = mask.astype(bool)
             rows, inverse = np.unique(Xv[valid], return_inverse=True)
             grad_rows = np.zeros((len(rows), E.shape[1]), dtype=self.dtype)
-            np.add.at(grad_rows, inverse.ravel(), dX[valid])
+            # All steps valid (no padding): the rows in the same order without a copy.
+            dX_valid = dX.reshape(-1, dX.shape[2]) if valid.all() else dX[valid]
+            np.add.at(grad_rows, inverse.ravel(), dX_valid)
             grads.insert(0, (rows, grad_rows))
         return loss, grads, w_sum
 
@@ -211,11 +213,16 @@ class CPUTrainer:
     def run_epoch(self, batches, rng):
         total = 0.0
         weight = 0.0
-        with blas_threads():
-            for idx in batches:
-                loss, w_sum = self._step(idx, rng)
-                total += loss * w_sum
-                weight += w_sum
+        try:
+            with blas_threads():
+                for idx in batches:
+                    loss, w_sum = self._step(idx, rng)
+                    total += loss * w_sum
+                    weight += w_sum
+        finally:
+            # Between epochs the fit copies the weights and may predict on
+            # validation data; the scratch arrays must not add to that peak.
+            self.workspace.release()
         return total / weight
 
 

@@ -72,6 +72,10 @@ class Workspace:
             self._buffers[key] = buf
         return buf[:n].reshape(shape)
 
+    def release(self):
+        """Drop every buffer (the next request allocates afresh)."""
+        self._buffers.clear()
+
 
 class _Fresh:
     """A stand-in for :class:`Workspace` that allocates every time."""

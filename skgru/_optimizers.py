@@ -326,12 +326,21 @@ class AdamOptimizer(BaseOptimizer):
 
     def _adam(self, m, v, grad):
         """Update moments ``m``, ``v`` in place; return the parameter increment."""
+        # In place where possible: for an embedding these arrays are large, and
+        # each temporary adds to the fit's peak memory. Same operations in the
+        # same order as ``-lr * m / (sqrt(v) + eps)``, so the same bits.
         b1, b2 = self.beta_1, self.beta_2
         m *= b1
         m += (1 - b1) * grad
         v *= b2
-        v += (1 - b2) * np.square(grad)
-        return -self.learning_rate * m / (np.sqrt(v) + self.epsilon)
+        tmp = np.square(grad)
+        tmp *= 1 - b2
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp += self.epsilon
+        step = -self.learning_rate * m
+        step /= tmp
+        return step
 
     def _update_one(self, i, param, grad):
         param += self._adam(self.ms[i], self.vs[i], grad)
@@ -373,11 +382,30 @@ class AdamOptimizer(BaseOptimizer):
             raise ValueError(f"grad_rows has shape {grad_rows.shape}, expected {expected}.")
         if np.unique(rows).shape[0] != rows.shape[0]:
             raise ValueError("rows must be unique; sum the gradients of repeated rows first.")
-        m = self.ms[index][rows]
-        v = self.vs[index][rows]
+        m_all, v_all = self.ms[index], self.vs[index]
+        if param.ndim == 2 and all(a.flags.c_contiguous for a in (param, m_all, v_all)):
+            from ._kernels._cpu import adam_rows
+
+            dt = param.dtype.type
+            adam_rows(
+                param,
+                m_all,
+                v_all,
+                rows.astype(np.int64, copy=False),
+                np.ascontiguousarray(grad_rows),
+                dt(self.beta_1),
+                dt(1 - self.beta_1),
+                dt(self.beta_2),
+                dt(1 - self.beta_2),
+                dt(-self.learning_rate),
+                dt(self.epsilon),
+            )
+            return
+        m = m_all[rows]
+        v = v_all[rows]
         step = self._adam(m, v, grad_rows)
-        self.ms[index][rows] = m
-        self.vs[index][rows] = v
+        m_all[rows] = m
+        v_all[rows] = v
         param[rows] += step
 
 

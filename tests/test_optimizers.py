@@ -195,6 +195,27 @@ def test_lazy_adam_all_rows_equals_dense_step():
     np.testing.assert_array_equal(opt.vs[0], opt2.vs[0])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lazy_adam_kernel_is_bitwise_the_numpy_step(dtype):
+    """The compiled row update (2-D, contiguous) against the NumPy formula on copies."""
+    rng = np.random.default_rng(5)
+    emb = rng.normal(size=(50, 7)).astype(dtype)
+    opt = AdamOptimizer([emb], learning_rate_init=0.03)
+    for _ in range(3):  # a few steps so that the moments differ from zero
+        rows = np.sort(rng.choice(50, size=20, replace=False))
+        g = rng.normal(size=(20, 7)).astype(dtype)
+        p_ref, m_ref, v_ref = emb.copy(), opt.ms[0].copy(), opt.vs[0].copy()
+        opt.update_params([emb], [None])
+        m, v = m_ref[rows], v_ref[rows]
+        p_ref[rows] += opt._adam(m, v, g)
+        m_ref[rows], v_ref[rows] = m, v
+        opt.update_rows(0, rows, g)
+        assert emb.dtype == dtype
+        np.testing.assert_array_equal(emb, p_ref)
+        np.testing.assert_array_equal(opt.ms[0], m_ref)
+        np.testing.assert_array_equal(opt.vs[0], v_ref)
+
+
 def test_lazy_adam_errors():
     _, params, opt = _adam_pair()
     with pytest.raises(ValueError, match="call update_params"):

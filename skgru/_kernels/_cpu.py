@@ -555,3 +555,29 @@ def matmul_rowwise(A, Bm, out):
         for r in range(n):
             for j in range(N):
                 out[i0 + r, j] = o[r, j]
+
+
+@njit
+def adam_rows(param, m, v, rows, grad_rows, b1, c1, b2, c2, neg_lr, eps):
+    """Lazy Adam on the rows ``rows`` of a 2-D ``param`` (an embedding), in place.
+
+    The scalars come in the arrays' dtype (``c1 = 1 - beta_1``, ``c2 = 1 -
+    beta_2``, ``neg_lr = -lr_t``), and every element takes the operations of
+    :meth:`skgru._optimizers.AdamOptimizer._adam` in the same order, so the
+    result is bitwise the NumPy one, without its gathered copies of the rows
+    and temporaries (several arrays of the batch's embedding rows, which set
+    the peak memory of a text fit).
+    """
+    for k in range(rows.shape[0]):
+        r = rows[k]
+        p_row = param[r]
+        m_row = m[r]
+        v_row = v[r]
+        g_row = grad_rows[k]
+        for j in range(p_row.shape[0]):
+            g = g_row[j]
+            mj = m_row[j] * b1 + c1 * g
+            vj = v_row[j] * b2 + (g * g) * c2
+            m_row[j] = mj
+            v_row[j] = vj
+            p_row[j] += (neg_lr * mj) / (math.sqrt(vj) + eps)
