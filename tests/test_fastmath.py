@@ -84,24 +84,37 @@ def test_float64_is_exact(which):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("K,N", [(1, 3), (3, 12), (16, 96), (32, 384), (64, 768), (256, 768)])
-def test_matmul_rowwise_rows_independent_of_batch(dtype, K, N):
-    """Bitwise: a row's product does not depend on its neighbours or position."""
+@pytest.mark.parametrize("product", ["recurrent", "projection"])
+def test_matmul_rowwise_rows_independent_of_batch(dtype, K, N, product):
+    """Bitwise: a row's product does not depend on its neighbours or position.
+
+    Rows of full blocks go to BLAS in place, rows of the last block through a
+    padded copy: both must give the same bits. ``projection`` is the block
+    size of the inference input projection.
+    """
+    if product == "recurrent":
+        matmul = _cpu.matmul_rowwise
+    else:
+
+        def matmul(A, Bm, out):
+            _cpu.rows_in_blocks(A, Bm, out, _cpu._PROJECT_BLOCK)
+
     rng = np.random.default_rng(K * 1000 + N)
     M = 150  # several blocks of 16 and of 64 rows, and a partial one
     A = rng.standard_normal((M, K)).astype(dtype)
     Bm = rng.standard_normal((K, N)).astype(dtype)
     full = np.empty((M, N), dtype=dtype)
-    _cpu.matmul_rowwise(A, Bm, full)
+    matmul(A, Bm, full)
     np.testing.assert_allclose(full, A @ Bm, rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-4)
     perm = rng.permutation(M)
     shuffled = np.empty((M, N), dtype=dtype)
-    _cpu.matmul_rowwise(np.ascontiguousarray(A[perm]), Bm, shuffled)
+    matmul(np.ascontiguousarray(A[perm]), Bm, shuffled)
     np.testing.assert_array_equal(shuffled, full[perm])
     for i in (0, 5, 15, 16, 63, 64, 149):
         row = np.empty((1, N), dtype=dtype)
-        _cpu.matmul_rowwise(np.ascontiguousarray(A[i : i + 1]), Bm, row)
+        matmul(np.ascontiguousarray(A[i : i + 1]), Bm, row)
         np.testing.assert_array_equal(row[0], full[i])
     for m in (2, 17, 20, 65, 129):
         part = np.empty((m, N), dtype=dtype)
-        _cpu.matmul_rowwise(np.ascontiguousarray(A[-m:]), Bm, part)
+        matmul(np.ascontiguousarray(A[-m:]), Bm, part)
         np.testing.assert_array_equal(part, full[-m:])

@@ -191,10 +191,12 @@ def project_inputs(X2, W, A2, training):
     the ``T * B`` rows into blocks (contiguous runs of whole steps) and run
     them on several threads.
     """
-    if X2.shape[0] > 0 and X2.shape[1] > 0:
-        _product(X2, W, A2, training)
-    else:
+    if X2.shape[0] == 0 or X2.shape[1] == 0:
         A2[:] = 0
+    elif training:
+        np.dot(X2, W, A2)
+    else:
+        rows_in_blocks(X2, W, A2, _PROJECT_BLOCK)
 
 
 @njit
@@ -513,16 +515,22 @@ def gru_backward(
 
 
 # Rows per BLAS call in :func:`matmul_rowwise`. Every call has this exact shape
-# (the last block is zero-padded in the same scratch buffers), so every row goes
-# through the same BLAS code path whatever the batch. Both are multiples of the
-# OpenBLAS sgemm/dgemm register-block widths (4, 8, 16), so no row lands in an
-# edge kernel. The block depends only on the weight's shape (K, N), never on
-# the number of rows: large products take 64-row blocks (W3's recurrent
+# (a full block is passed to BLAS where it lies; the last, partial block is
+# zero-padded in a scratch buffer), so every row goes through the same BLAS
+# code path whatever the batch: BLAS packs its operands into its own buffers,
+# so where the rows lie in memory does not change the arithmetic (the tests
+# check the bitwise invariance). Both are multiples of the OpenBLAS
+# sgemm/dgemm register-block widths (4, 8, 16), so no row lands in an edge
+# kernel. The block depends only on the weight's shape (K, N), never on the
+# number of rows: large products take 64-row blocks (W3's recurrent
 # (256, 768): 55 GFLOP/s with 16 rows, 103 with 64, full GEMM 129, one
 # thread), small ones 16 (less zero padding; (32, 96): 66 vs 45).
 _ROW_BLOCK = 16
 _ROW_BLOCK_LARGE = 64
 _LARGE_KN = 65536
+# The input projection of inference covers all the steps of a batch (T * B
+# rows, rarely fewer than 64), so it always takes 64-row blocks.
+_PROJECT_BLOCK = 64
 
 
 @njit
@@ -533,28 +541,38 @@ def matmul_rowwise(A, Bm, out):
     GEMV, a big product through packed blocks), so a row's result can change
     in the last bit with the batch it sits in. Inference uses this product so
     that a prediction never depends on batch size or order; training keeps
-    plain BLAS. Rows go through BLAS in blocks of a fixed size, copied
-    into the same scratch buffers, so each row sees the same call whatever its
-    neighbours (tests/test_fastmath.py checks the bitwise invariance); this
-    runs at BLAS speed instead of the 3-8x slower scalar loop it replaces.
+    plain BLAS. Rows go through BLAS in blocks of a fixed size (see
+    ``_ROW_BLOCK``), so each row sees the same call whatever its neighbours
+    (tests/test_fastmath.py checks the bitwise invariance); this runs at BLAS
+    speed instead of the 3-8x slower scalar loop it replaces. ``A`` and
+    ``out`` must be C-contiguous.
     """
+    K = A.shape[1]
+    N = Bm.shape[1]
+    rows_in_blocks(A, Bm, out, _ROW_BLOCK_LARGE if K * N >= _LARGE_KN else _ROW_BLOCK)
+
+
+@njit
+def rows_in_blocks(A, Bm, out, P):
+    """``out = A @ Bm`` through BLAS calls of exactly ``P`` rows each (see above)."""
     M, K = A.shape
     N = Bm.shape[1]
-    P = _ROW_BLOCK_LARGE if K * N >= _LARGE_KN else _ROW_BLOCK
-    a = np.zeros((P, K), dtype=A.dtype)
-    o = np.empty((P, N), dtype=out.dtype)
     Bc = np.ascontiguousarray(Bm)
-    for i0 in range(0, M, P):
-        n = min(P, M - i0)
+    n_full = (M // P) * P
+    for i0 in range(0, n_full, P):
+        # A full block: BLAS reads and writes it in place (no copies).
+        np.dot(A[i0 : i0 + P], Bc, out[i0 : i0 + P])
+    n = M - n_full
+    if n > 0:
+        a = np.zeros((P, K), dtype=A.dtype)
+        o = np.empty((P, N), dtype=out.dtype)
         for r in range(n):
             for k in range(K):
-                a[r, k] = A[i0 + r, k]
-        if n < P:
-            a[n:] = 0
+                a[r, k] = A[n_full + r, k]
         np.dot(a, Bc, o)
         for r in range(n):
             for j in range(N):
-                out[i0 + r, j] = o[r, j]
+                out[n_full + r, j] = o[r, j]
 
 
 @njit
