@@ -102,6 +102,13 @@ class _BaseGRU(BaseEstimator):
             self._check_step_features(seqs.n_features, reset, kind)
             return seqs
         # Finiteness is checked by to_sequences, which names the sample and step.
+        if type(X) is np.ndarray and X.ndim == 3 and X.dtype.kind == "f" and len(X) > 0:
+            # What check_array does for a real 3-D array (a dtype cast), without
+            # its container detection (about 0.2 ms, a visible part of
+            # predicting a small batch).
+            seqs, kind = to_sequences(X.astype(dtype, copy=False), dtype, array_validated=True)
+            self._check_step_features(seqs.n_features, reset, kind)
+            return seqs
         if check_input_array(X) == 3:
             from sklearn.utils.validation import check_array
 

@@ -244,3 +244,15 @@ def test_concurrent_fits_share_the_pool():
     for a, b in zip(serial, threaded):
         for p, q in zip(a, b):
             np.testing.assert_array_equal(p, q)
+
+
+def test_blas_threads_restores_the_counts_even_on_error():
+    from skgru._kernels._config import _blas_libraries, blas_threads
+
+    libs = _blas_libraries()
+    before = [lib.get_num_threads() for lib in libs]
+    with pytest.raises(RuntimeError):
+        with blas_threads(1):
+            assert all(lib.get_num_threads() == 1 for lib in libs)
+            raise RuntimeError
+    assert [lib.get_num_threads() for lib in libs] == before

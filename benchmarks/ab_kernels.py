@@ -1,0 +1,132 @@
+"""A/B timing of the CPU kernels: an older commit's against the working tree's, in one process.
+
+Usage::
+
+    python benchmarks/ab_kernels.py REF [--workloads W1,W2,W3,W4] [--reps 11]
+
+``REF`` is a git commit; its ``skgru/_kernels`` is extracted into a temporary
+package and imported next to the working tree's kernels. For each workload
+shape (float32, reset_after, no padding) the one-thread ``gru_forward`` with
+stored gates (training), without (inference) and ``gru_backward`` of both
+versions run alternately, ``--reps`` times each; the table gives medians and
+old / new ratios, and whether both versions gave the same bits. Kernel-level
+changes of 10-20 % are invisible in whole-benchmark runs on a shared machine;
+alternating calls in one process see them.
+"""
+
+import argparse
+import importlib
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SHAPES = {  # B, T, F, U as in bench_cpu.py
+    "W1": (32, 50, 16, 32),
+    "W2": (64, 100, 32, 128),
+    "W3": (128, 200, 64, 256),
+    "W4": (64, 200, 64, 64),
+}
+
+
+def load_old(ref, tmp):
+    pkg = Path(tmp) / "old_kernels"
+    pkg.mkdir()
+    names = subprocess.run(
+        ["git", "ls-tree", "--name-only", ref, "skgru/_kernels/"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    for name in names:
+        if name.endswith(".py") and not name.endswith("_cuda.py"):
+            text = subprocess.run(
+                ["git", "show", f"{ref}:{name}"], cwd=ROOT, check=True, capture_output=True
+            ).stdout
+            (pkg / Path(name).name).write_bytes(text)
+    sys.path.insert(0, tmp)
+    return importlib.import_module("old_kernels._cpu")
+
+
+def inputs(B, T, F, U):
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    return {
+        "X": rng.standard_normal((T, B, F)).astype(f32),
+        "mask": np.ones((T, B), np.uint8),
+        "W": (rng.standard_normal((F, 3 * U)) / np.sqrt(F)).astype(f32),
+        "R": (rng.standard_normal((U, 3 * U)) / np.sqrt(U)).astype(f32),
+        "b2": np.zeros((2, 3 * U), f32),
+        "h0": np.zeros((B, U), f32),
+        "rmask": np.zeros((0, U), f32),
+    }
+
+
+def run(mod, d, B, T, F, U):
+    f32 = np.float32
+    H = np.empty((T + 1, B, U), f32)
+    S = np.empty((T, B, 4 * U), f32)
+    A = np.empty((T, B, 3 * U), f32)
+    times = {}
+    args = (d["X"], d["mask"], d["W"], d["R"], d["b2"], d["h0"], d["rmask"], True)
+    t0 = time.perf_counter()
+    mod.gru_forward(*args, H, S, A)
+    times["train forward"] = time.perf_counter() - t0
+    H2, A2 = np.empty_like(H), np.empty_like(A)
+    t0 = time.perf_counter()
+    mod.gru_forward(*args, H2, np.empty((0, B, 4 * U), f32), A2)
+    times["inference forward"] = time.perf_counter() - t0
+    dW, dR = np.empty_like(d["W"]), np.empty_like(d["R"])
+    db, dX, dM = np.empty((2, 3 * U), f32), np.empty((T, B, F), f32), np.empty_like(A)
+    t0 = time.perf_counter()
+    mod.gru_backward(
+        d["X"], d["mask"], d["W"], d["R"], d["rmask"], True, H, S,
+        np.zeros((0, B, U), f32), np.full((B, U), 0.1, f32),
+        dW, dR, db, dX, np.empty((B, U), f32), A, dM,
+    )  # fmt: skip
+    times["backward"] = time.perf_counter() - t0
+    return times, (H, H2, dW, dR, db, dX)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("ref")
+    ap.add_argument("--workloads", default=",".join(SHAPES))
+    ap.add_argument("--reps", type=int, default=11)
+    args = ap.parse_args()
+    from skgru._kernels import _cpu as new
+    from skgru._kernels._config import blas_threads
+
+    with tempfile.TemporaryDirectory() as tmp:
+        old = load_old(args.ref, tmp)
+        print(f"kernels of {args.ref} (old) vs the working tree (new), one thread, medians of")
+        print(f"{args.reps} alternating calls, ms\n")
+        print("| workload | part | old | new | old / new | same bits |")
+        print("|---|---|---|---|---|---|")
+        with blas_threads():
+            for name in args.workloads.split(","):
+                shape = SHAPES[name]
+                d = inputs(*shape)
+                _, a = run(old, d, *shape)
+                _, b = run(new, d, *shape)
+                same = all(np.array_equal(x, y) for x, y in zip(a, b))
+                res = {"old": [], "new": []}
+                for i in range(args.reps):
+                    order = (("old", old), ("new", new))
+                    for label, mod in order if i % 2 == 0 else order[::-1]:
+                        res[label].append(run(mod, d, *shape)[0])
+                for part in res["old"][0]:
+                    o = np.median([r[part] for r in res["old"]]) * 1e3
+                    n = np.median([r[part] for r in res["new"]]) * 1e3
+                    print(f"| {name} | {part} | {o:.2f} | {n:.2f} | {o / n:.2f}x | {same} |")
+
+
+if __name__ == "__main__":
+    main()
