@@ -126,18 +126,17 @@ def _run(X, mask, W, R, bias, rmask, reset_after, store, ws, key, n_threads):
     S = ws.empty(("S",) + key, (T, B, 4 * U) if store else (0, B, 4 * U), dtype)
     A = ws.empty(("A",) + key, (T, B, 3 * U), dtype)
     b2 = np.ascontiguousarray(fused_bias(bias))
-    X2 = X.reshape(T * B, F)
-    A2 = A.reshape(T * B, 3 * U)
+    h0 = np.zeros((B, U), dtype=dtype)
+    args = (X, mask, W, R, b2, h0, rmask, reset_after, H, S, A)
     steps = _step_bounds(T, B, n_threads)
     run_tasks(
-        _cpu.project_inputs,
-        [(X2[t0 * B : t1 * B], W, A2[t0 * B : t1 * B], store) for t0, t1 in zip(steps, steps[1:])],
+        _cpu.gru_forward_part,
+        [args + (_cpu.PROJECT, t0, t1) for t0, t1 in zip(steps, steps[1:])],
     )
-    h0 = np.zeros((B, U), dtype=dtype)
     rows = _row_bounds(B, n_threads)
     run_tasks(
-        _cpu.gru_recurrence,
-        [(mask, R, b2, h0, rmask, reset_after, H, S, A, b0, b1) for b0, b1 in zip(rows, rows[1:])],
+        _cpu.gru_forward_part,
+        [args + (_cpu.RECUR, b0, b1) for b0, b1 in zip(rows, rows[1:])],
     )
     return H, S, A
 
@@ -270,28 +269,29 @@ def stack_backward(cache, blocks, config, d_pooled, aux, need_dx, workspace=None
             dM = ws.empty(("dM", l, d), run.A.shape, dtype)
             dh0 = np.empty((B, U), dtype=dtype)
             rows = _row_bounds(B, n_threads)
-            # dA overwrites the forward's input projections A (no longer needed).
-            run_tasks(
-                _cpu.gru_bptt,
-                [
-                    (run.mask, R, run.rmask, config.reset_after, run.H, run.S, dH_seq,
-                     dh_last, dh0, run.A, dM, b0, b1)
-                    for b0, b1 in zip(rows, rows[1:])
-                ],
-            )  # fmt: skip
             steps = _step_bounds(T, B, n_threads)
             parts = [
                 (np.empty_like(W), np.empty_like(R), np.empty((2, 3 * U), dtype=dtype))
                 for _ in steps[1:]
             ]
+            # dA overwrites the forward's input projections A (no longer needed).
+            head = (run.X, run.mask, W, R, run.rmask, config.reset_after, run.H, run.S)
+            grads_in = (dH_seq, dh_last)
+            tail = (dX, dh0, run.A, dM)
             run_tasks(
-                _cpu.gru_weight_grads,
+                _cpu.gru_backward_part,
                 [
-                    (run.X, W, run.H, run.S, run.rmask, config.reset_after, run.A, dM,
-                     dW, dR, db2, dX, t0, t1)
-                    for (dW, dR, db2), t0, t1 in zip(parts, steps, steps[1:])
+                    head + grads_in + parts[0] + tail + (_cpu.BPTT, b0, b1)
+                    for b0, b1 in zip(rows, rows[1:])
                 ],
-            )  # fmt: skip
+            )
+            run_tasks(
+                _cpu.gru_backward_part,
+                [
+                    head + grads_in + part + tail + (_cpu.WEIGHTS, t0, t1)
+                    for part, t0, t1 in zip(parts, steps, steps[1:])
+                ],
+            )
             # Partial sums in block order: the same result for the same split.
             dW, dR, db2 = parts[0]
             for pW, pR, pb in parts[1:]:

@@ -110,14 +110,16 @@ def test_large_input_is_predicted_in_bounded_batches(monkeypatch, form):
     est.fit(X[:60], y[:60])
 
     sizes = []
-    recurrence = skgru._backend._cpu.gru_recurrence
+    kernels = skgru._backend._cpu
+    forward_part = kernels.gru_forward_part
 
-    def recording_recurrence(*args):
-        b0, b1 = args[-2:]
-        sizes.append(b1 - b0)
-        return recurrence(*args)
+    def recording_forward(*args):
+        phase, b0, b1 = args[-3:]
+        if phase == kernels.RECUR:
+            sizes.append(b1 - b0)
+        return forward_part(*args)
 
-    monkeypatch.setattr(skgru._backend._cpu, "gru_recurrence", recording_recurrence)
+    monkeypatch.setattr(kernels, "gru_forward_part", recording_forward)
     whole = est.predict_proba(X)
     assert max(sizes) <= 256 and sum(sizes) == n and len(sizes) >= 3
     monkeypatch.undo()

@@ -321,6 +321,29 @@ def gru_recurrence(mask, R, bias, h0, rmask, reset_after, H, S, A, b0, b1):
                         S[t, b0 + b] = 0
 
 
+PROJECT = 0  # phase of gru_forward_part: input projections of the steps lo:hi
+RECUR = 1  # phase of gru_forward_part: the recurrence of the batch rows lo:hi
+BPTT = 0  # phase of gru_backward_part: the time loop of the batch rows lo:hi
+WEIGHTS = 1  # phase of gru_backward_part: weight gradients from the steps lo:hi
+
+
+@njit
+def gru_forward_part(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A, phase, lo, hi):
+    """One piece of the forward pass: ``phase`` PROJECT (steps ``lo:hi``) or RECUR (rows).
+
+    The host runs all PROJECT pieces, then all RECUR pieces, each set on
+    several threads if it likes (the pieces of a set write disjoint
+    outputs). One compiled entry for both phases: each entry point costs a
+    fresh process some 20 ms to load from numba's cache.
+    """
+    if phase == PROJECT:
+        B, F = X.shape[1], X.shape[2]
+        n = (hi - lo) * B
+        project_inputs(X[lo:hi].reshape(n, F), W, A[lo:hi].reshape(n, A.shape[2]), S.shape[0] > 0)
+    else:
+        gru_recurrence(mask, R, bias, h0, rmask, reset_after, H, S, A, lo, hi)
+
+
 @njit
 def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
     """Forward pass over a batch on one thread; fills ``H`` (and ``S`` when it is not empty).
@@ -330,8 +353,9 @@ def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
     may be reused by the backward pass as ``dA``).
     """
     T, B, F = X.shape
-    project_inputs(X.reshape(T * B, F), W, A.reshape(T * B, 3 * R.shape[0]), S.shape[0] > 0)
-    gru_recurrence(mask, R, bias, h0, rmask, reset_after, H, S, A, 0, B)
+    args = (X, mask, W, R, bias, h0, rmask, reset_after, H, S, A)
+    gru_forward_part(*args, PROJECT, 0, T)
+    gru_forward_part(*args, RECUR, 0, B)
 
 
 @njit
@@ -508,10 +532,27 @@ def gru_backward(
     ``A``).
     """
     T, B, F = X.shape
-    gru_bptt(mask, R, rmask, reset_after, H, S, dH_seq, dh_last, dh0, dA, dM, 0, B)
-    gru_weight_grads(X, W, H, S, rmask, reset_after, dA, dM, dW, dR, dbias, dX, 0, T)
+    args = (X, mask, W, R, rmask, reset_after, H, S, dH_seq, dh_last, dW, dR, dbias, dX, dh0, dA)
+    gru_backward_part(*args, dM, BPTT, 0, B)
+    gru_backward_part(*args, dM, WEIGHTS, 0, T)
     if T * B == 0 and dX.shape[0] > 0:
         dX[:] = 0
+
+
+@njit
+def gru_backward_part(
+    X, mask, W, R, rmask, reset_after, H, S, dH_seq, dh_last, dW, dR, dbias, dX, dh0, dA, dM,
+    phase, lo, hi,
+):  # fmt: skip
+    """One piece of the backward pass: ``phase`` BPTT (batch rows ``lo:hi``) or WEIGHTS (steps).
+
+    WEIGHTS pieces write the contribution of their steps to ``dW, dR,
+    dbias`` (the host sums the pieces in a fixed order) and ``dX[lo:hi]``.
+    """
+    if phase == BPTT:
+        gru_bptt(mask, R, rmask, reset_after, H, S, dH_seq, dh_last, dh0, dA, dM, lo, hi)
+    else:
+        gru_weight_grads(X, W, H, S, rmask, reset_after, dA, dM, dW, dR, dbias, dX, lo, hi)
 
 
 # Rows per BLAS call in :func:`matmul_rowwise`. Every call has this exact shape
