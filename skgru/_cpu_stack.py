@@ -27,6 +27,7 @@ whole fit: fresh arrays of this size (W3: over 100 MB per batch) cost more in
 page faults than some of the arithmetic (benchmarks/NOTES.md).
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,7 +66,7 @@ class Workspace:
 
     def empty(self, key, shape, dtype):
         dtype = np.dtype(dtype)
-        n = int(np.prod(shape))
+        n = math.prod(shape)
         buf = self._buffers.get(key)
         if buf is None or buf.dtype != dtype or buf.size < n:
             buf = np.empty(max(n, 1), dtype=dtype)

@@ -8,7 +8,7 @@ loss, and the dropout/noise draws (always on the host from ``random_state``).
 """
 
 import numpy as np
-from scipy.special import expit, log_expit, log_softmax, softmax
+from scipy.special import expit, log_expit, softmax
 
 __all__ = [
     "init_params",
@@ -94,6 +94,14 @@ def head_proba(logits, out_activation):
     return softmax(logits, axis=1)
 
 
+def _log_softmax(x):
+    """Row-wise log-softmax of a 2-D float array (scipy's formula, without its
+    array-API dispatch, which cost about 0.15 ms per training step on small
+    batches)."""
+    shifted = x - x.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
 def head_loss_grad(logits, Y, w, out_activation):
     """Weighted mean loss and its gradient with respect to the logits.
 
@@ -115,7 +123,7 @@ def head_loss_grad(logits, Y, w, out_activation):
         per_sample = -(Y * log_expit(logits64) + (1.0 - Y) * log_expit(-logits64)).sum(axis=1)
         dlogits = (expit(logits64) - Y) * (w / w_sum)[:, None]
     else:
-        logp = log_softmax(logits64, axis=1)
+        logp = _log_softmax(logits64)
         per_sample = -(Y * logp).sum(axis=1)
         dlogits = (np.exp(logp) - Y) * (w / w_sum)[:, None]
     loss = float((w * per_sample).sum() / w_sum)
