@@ -125,15 +125,17 @@ def _run(X, mask, W, R, bias, rmask, reset_after, store, ws, key, n_threads):
     dtype = X.dtype
     H = ws.empty(("H",) + key, (T + 1, B, U), dtype)
     S = ws.empty(("S",) + key, (T, B, 4 * U) if store else (0, B, 4 * U), dtype)
-    A = ws.empty(("A",) + key, (T, B, 3 * U), dtype)
+    # Inference projects each step's input inside the recurrence: no A.
+    A = ws.empty(("A",) + key, (T, B, 3 * U) if store else (0, B, 3 * U), dtype)
     b2 = np.ascontiguousarray(fused_bias(bias))
     h0 = np.zeros((B, U), dtype=dtype)
     args = (X, mask, W, R, b2, h0, rmask, reset_after, H, S, A)
-    steps = _step_bounds(T, B, n_threads)
-    run_tasks(
-        _cpu.gru_forward_part,
-        [args + (_cpu.PROJECT, t0, t1) for t0, t1 in zip(steps, steps[1:])],
-    )
+    if store:
+        steps = _step_bounds(T, B, n_threads)
+        run_tasks(
+            _cpu.gru_forward_part,
+            [args + (_cpu.PROJECT, t0, t1) for t0, t1 in zip(steps, steps[1:])],
+        )
     rows = _row_bounds(B, n_threads)
     run_tasks(
         _cpu.gru_forward_part,

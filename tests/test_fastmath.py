@@ -84,21 +84,13 @@ def test_float64_is_exact(which):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("K,N", [(1, 3), (3, 12), (16, 96), (32, 384), (64, 768), (256, 768)])
-@pytest.mark.parametrize("product", ["recurrent", "projection"])
-def test_matmul_rowwise_rows_independent_of_batch(dtype, K, N, product):
+def test_matmul_rowwise_rows_independent_of_batch(dtype, K, N):
     """Bitwise: a row's product does not depend on its neighbours or position.
 
     Rows of full blocks go to BLAS in place, rows of the last block through a
-    padded copy: both must give the same bits. ``projection`` is the block
-    size of the inference input projection.
+    padded copy: both must give the same bits.
     """
-    if product == "recurrent":
-        matmul = _cpu.matmul_rowwise
-    else:
-
-        def matmul(A, Bm, out):
-            _cpu.rows_in_blocks(A, Bm, out, _cpu._PROJECT_BLOCK)
-
+    matmul = _cpu.matmul_rowwise
     rng = np.random.default_rng(K * 1000 + N)
     M = 150  # several blocks of 16 and of 64 rows, and a partial one
     A = rng.standard_normal((M, K)).astype(dtype)

@@ -184,8 +184,8 @@ def _product(A, Bm, out, training):
 
 
 @njit
-def project_inputs(X2, W, A2, training):
-    """``A2 = X2 @ W`` for rows of the flattened input ``(n, F)``.
+def project_inputs(X2, W, A2):
+    """``A2 = X2 @ W`` for rows of the flattened input ``(n, F)`` (training).
 
     The input projection of every step in one product; the host may split
     the ``T * B`` rows into blocks (contiguous runs of whole steps) and run
@@ -193,30 +193,33 @@ def project_inputs(X2, W, A2, training):
     """
     if X2.shape[0] == 0 or X2.shape[1] == 0:
         A2[:] = 0
-    elif training:
-        np.dot(X2, W, A2)
     else:
-        rows_in_blocks(X2, W, A2, _PROJECT_BLOCK)
+        np.dot(X2, W, A2)
 
 
 @njit
-def gru_recurrence(mask, R, bias, h0, rmask, reset_after, H, S, A, b0, b1):
+def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, b0, b1):
     """The time loop of the forward pass for the batch rows ``b0:b1``.
 
-    ``A (T, B, 3U)`` holds the input projections (without bias) of every
-    step; fills ``H[:, b0:b1]`` (and ``S[:, b0:b1]`` when ``S`` is not
-    empty). Rows never interact, so disjoint row ranges can run on separate
-    threads. With ``S`` empty (inference) the products use
+    Training (``S`` not empty): ``A (T, B, 3U)`` holds the input projections
+    (without bias) of every step, computed beforehand by
+    :func:`project_inputs`; fills ``H[:, b0:b1]`` and ``S[:, b0:b1]``.
+    Inference (``S`` empty): each step's input projection is made here, just
+    before it is used (``A`` is not read; the whole (T, B, 3U) array would be
+    a round trip through memory, 79 MB on W3), and all products use
     :func:`matmul_rowwise`, so each sequence's result is independent of the
-    batch and of the row range it is computed in.
+    batch and of the row range it is computed in. Rows never interact, so
+    disjoint row ranges can run on separate threads.
     """
-    T = A.shape[0]
+    T = mask.shape[0]
     U = R.shape[0]
     G = 3 * U
     Bc = b1 - b0
     one = np.ones(1, dtype=H.dtype)[0]
     store = S.shape[0] > 0
     use_rmask = rmask.shape[0] > 0
+    project_here = not store and X.shape[2] > 0
+    a_step = np.zeros((0 if store else Bc, G), dtype=H.dtype)
     b_i = bias[0]
     b_h = bias[1]
     H[0, b0:b1] = h0[b0:b1]
@@ -235,12 +238,17 @@ def gru_recurrence(mask, R, bias, h0, rmask, reset_after, H, S, A, b0, b1):
         h_prev = H[t, b0:b1]
         h_new = H[t + 1, b0:b1]
         m_t = mask[t, b0:b1]
-        a_t = A[t, b0:b1]
         if not _any_valid(m_t):
             h_new[:] = h_prev
             if store:
                 S[t, b0:b1] = 0
             continue
+        if store:
+            a_t = A[t, b0:b1]
+        else:
+            a_t = a_step
+            if project_here:
+                matmul_rowwise(X[t, b0:b1], W, a_t)
         if use_rmask:
             for b in range(Bc):
                 for j in range(U):
@@ -339,22 +347,24 @@ def gru_forward_part(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A, phase
     if phase == PROJECT:
         B, F = X.shape[1], X.shape[2]
         n = (hi - lo) * B
-        project_inputs(X[lo:hi].reshape(n, F), W, A[lo:hi].reshape(n, A.shape[2]), S.shape[0] > 0)
+        project_inputs(X[lo:hi].reshape(n, F), W, A[lo:hi].reshape(n, A.shape[2]))
     else:
-        gru_recurrence(mask, R, bias, h0, rmask, reset_after, H, S, A, lo, hi)
+        gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, lo, hi)
 
 
 @njit
 def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
     """Forward pass over a batch on one thread; fills ``H`` (and ``S`` when it is not empty).
 
-    :func:`project_inputs` for all steps, then :func:`gru_recurrence` over
-    all rows. ``A (T, B, 3U)`` is workspace for the input projections (it
-    may be reused by the backward pass as ``dA``).
+    :func:`project_inputs` for all steps (training), then
+    :func:`gru_recurrence` over all rows. ``A (T, B, 3U)`` is workspace for
+    the input projections of training (it may be reused by the backward pass
+    as ``dA``); inference does not use it.
     """
     T, B, F = X.shape
     args = (X, mask, W, R, bias, h0, rmask, reset_after, H, S, A)
-    gru_forward_part(*args, PROJECT, 0, T)
+    if S.shape[0] > 0:  # inference projects step by step inside the recurrence
+        gru_forward_part(*args, PROJECT, 0, T)
     gru_forward_part(*args, RECUR, 0, B)
 
 
@@ -569,9 +579,6 @@ def gru_backward_part(
 _ROW_BLOCK = 16
 _ROW_BLOCK_LARGE = 64
 _LARGE_KN = 65536
-# The input projection of inference covers all the steps of a batch (T * B
-# rows, rarely fewer than 64), so it always takes 64-row blocks.
-_PROJECT_BLOCK = 64
 
 
 @njit
