@@ -78,14 +78,6 @@ class Workspace:
         self._buffers.clear()
 
 
-class _Fresh:
-    """A stand-in for :class:`Workspace` that allocates every time."""
-
-    @staticmethod
-    def empty(key, shape, dtype):
-        return np.empty(shape, dtype=dtype)
-
-
 def split_params(params, embedding, num_layers, bidirectional):
     """``(E or None, blocks, Wd, bd)``; ``blocks[l][d]`` is ``(W, R, bias)``."""
     k = 1 if embedding else 0
@@ -145,7 +137,7 @@ def _run(X, mask, W, R, bias, rmask, reset_after, store, ws, key, n_threads):
 
 
 def stack_forward(
-    X, mask, blocks, config, *, training, rng=None, first_masks=(None, None), workspace=None
+    X, mask, blocks, config, *, training, workspace, rng=None, first_masks=(None, None)
 ):
     """Forward through all layers.
 
@@ -156,11 +148,10 @@ def stack_forward(
     single-layer trainers on every backend share). With ``training=False``:
     no dropout, nothing stored. Returns ``(out, finals, cache)``: the top
     layer's output sequence ``(T, B, nd * U)``, the final states of its
-    directions, and what the backward pass needs. With a ``workspace``
-    these live in its buffers (valid until the next call with it).
+    directions, and what the backward pass needs; they live in the
+    ``workspace``'s buffers (valid until its next use).
     """
-    ws = _Fresh if workspace is None else workspace
-    n_threads = getattr(config, "n_threads", 1)
+    n_threads = config.n_threads
     dtype = X.dtype
     T, B, _ = X.shape
     layer_in = X
@@ -195,7 +186,7 @@ def stack_forward(
             m = np.ascontiguousarray(m)
             rm = rmask if rmask is not None else np.zeros((0, U), dtype=dtype)
             H, S, A = _run(
-                Xin, m, W, R, bias, rm, config.reset_after, training, ws, (l, d), n_threads
+                Xin, m, W, R, bias, rm, config.reset_after, training, workspace, (l, d), n_threads
             )
             outs.append(H[1:] if d == 0 else H[1:][::-1])
             finals.append(H[T])
@@ -233,15 +224,14 @@ def _pool_grad(d_pooled, mask, pooling, aux, T):
     return dOut, None
 
 
-def stack_backward(cache, blocks, config, d_pooled, aux, need_dx, workspace=None):
+def stack_backward(cache, blocks, config, d_pooled, aux, need_dx, workspace):
     """Back-propagation through every layer and direction.
 
     Returns ``(block_grads, dX)``: ``block_grads[l][d] = (dW, dR, dbias)``
     (``dbias`` in the Keras shape) and the gradient on the stack's input
     ``X (T, B, F)`` when ``need_dx`` (else None).
     """
-    ws = _Fresh if workspace is None else workspace
-    n_threads = getattr(config, "n_threads", 1)
+    n_threads = config.n_threads
     mask = cache.mask
     T, B = mask.shape
     dtype = d_pooled.dtype
@@ -268,8 +258,8 @@ def stack_backward(cache, blocks, config, d_pooled, aux, need_dx, workspace=None
             else:
                 dh_last = np.zeros((B, U), dtype=dtype)
             F = run.X.shape[2]
-            dX = ws.empty(("dX", l, d), (T, B, F) if want_dx else (0, B, F), dtype)
-            dM = ws.empty(("dM", l, d), run.A.shape, dtype)
+            dX = workspace.empty(("dX", l, d), (T, B, F) if want_dx else (0, B, F), dtype)
+            dM = workspace.empty(("dM", l, d), run.A.shape, dtype)
             dh0 = np.empty((B, U), dtype=dtype)
             rows = _row_bounds(B, n_threads)
             steps = _step_bounds(T, B, n_threads)

@@ -17,6 +17,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from ._kernels._cpu import adam_rows
+
 __all__ = [
     "AdamOptimizer",
     "BaseOptimizer",
@@ -384,8 +386,6 @@ class AdamOptimizer(BaseOptimizer):
             raise ValueError("rows must be unique; sum the gradients of repeated rows first.")
         m_all, v_all = self.ms[index], self.vs[index]
         if param.ndim == 2 and all(a.flags.c_contiguous for a in (param, m_all, v_all)):
-            from ._kernels._cpu import adam_rows
-
             dt = param.dtype.type
             adam_rows(
                 param,

@@ -60,14 +60,14 @@ def _controller():
     return _CONTROLLER
 
 
+_BLAS_LIBS = None
+
+
 def _blas_libraries():
     global _BLAS_LIBS
     if _BLAS_LIBS is None:
         _BLAS_LIBS = [lib for lib in _controller().lib_controllers if lib.user_api == "blas"]
     return _BLAS_LIBS
-
-
-_BLAS_LIBS = None
 
 
 @contextmanager

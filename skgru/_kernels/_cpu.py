@@ -595,16 +595,9 @@ def matmul_rowwise(A, Bm, out):
     speed instead of the 3-8x slower scalar loop it replaces. ``A`` and
     ``out`` must be C-contiguous.
     """
-    K = A.shape[1]
-    N = Bm.shape[1]
-    rows_in_blocks(A, Bm, out, _ROW_BLOCK_LARGE if K * N >= _LARGE_KN else _ROW_BLOCK)
-
-
-@njit
-def rows_in_blocks(A, Bm, out, P):
-    """``out = A @ Bm`` through BLAS calls of exactly ``P`` rows each (see above)."""
     M, K = A.shape
     N = Bm.shape[1]
+    P = _ROW_BLOCK_LARGE if K * N >= _LARGE_KN else _ROW_BLOCK
     Bc = np.ascontiguousarray(Bm)
     n_full = (M // P) * P
     for i0 in range(0, n_full, P):
