@@ -100,6 +100,12 @@ def main():
     ap.add_argument("ref")
     ap.add_argument("--workloads", default=",".join(SHAPES))
     ap.add_argument("--reps", type=int, default=11)
+    ap.add_argument(
+        "--rows",
+        type=int,
+        default=1,
+        help="divide each batch by this (2: the rows one of two threads sees)",
+    )
     args = ap.parse_args()
     from skgru._kernels import _cpu as new
     from skgru._kernels._config import blas_threads
@@ -112,7 +118,8 @@ def main():
         print("|---|---|---|---|---|---|")
         with blas_threads():
             for name in args.workloads.split(","):
-                shape = SHAPES[name]
+                B, T, F, U = SHAPES[name]
+                shape = (B // args.rows, T, F, U)
                 d = inputs(*shape)
                 _, a = run(old, d, *shape)
                 _, b = run(new, d, *shape)

@@ -110,3 +110,28 @@ def test_matmul_rowwise_rows_independent_of_batch(dtype, K, N):
         part = np.empty((m, N), dtype=dtype)
         matmul(np.ascontiguousarray(A[-m:]), Bm, part)
         np.testing.assert_array_equal(part, full[-m:])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_aligned_copy_is_an_aligned_equal_copy(dtype):
+    base = np.arange(7 * 13, dtype=dtype).reshape(7, 13)
+    for M in (base, base.T, base[:, 3:9], base[::2], base[:0], base[1:2, 5:6]):
+        c = _cpu.aligned_copy(M)
+        assert c.ctypes.data % 64 == 0
+        assert c.flags.c_contiguous and c.dtype == M.dtype and c.shape == M.shape
+        np.testing.assert_array_equal(c, M)
+        assert not np.shares_memory(c, M)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("K,N", [(3, 12), (128, 384), (256, 768)])
+@pytest.mark.parametrize("M", [0, 1, 16, 37, 64, 150])
+def test_matmul_blocks_is_the_product(dtype, K, N, M):
+    """Training's blocked product (16- or 64-row blocks, short last block) is ``A @ B``."""
+    rng = np.random.default_rng(K + N + M)
+    A = rng.standard_normal((M, K)).astype(dtype)
+    Bm = rng.standard_normal((K, N)).astype(dtype)
+    out = np.full((M, N), np.nan, dtype=dtype)
+    _cpu.matmul_blocks(A, Bm, out)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, A.astype(np.float64) @ Bm, rtol=tol, atol=tol * np.sqrt(K))

@@ -172,13 +172,14 @@ def _any_valid(mask_t):
 
 @njit
 def _product(A, Bm, out, training):
-    """``out = A @ Bm``: BLAS while training, :func:`matmul_rowwise` for inference.
+    """``out = A @ Bm``: :func:`matmul_blocks` while training, :func:`matmul_rowwise` for inference.
 
     Inference needs each row's result to be independent of the batch (see
-    :func:`matmul_rowwise`); training does not and keeps plain BLAS.
+    :func:`matmul_rowwise`); training does not, and its last partial block is
+    not padded.
     """
     if training:
-        np.dot(A, Bm, out)
+        matmul_blocks(A, Bm, out)
     else:
         matmul_rowwise(A, Bm, out)
 
@@ -222,14 +223,17 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, b0, b1)
     a_step = np.zeros((0 if store else Bc, G), dtype=H.dtype)
     b_i = bias[0]
     b_h = bias[1]
+    # The weights on a 64-byte boundary (see aligned_copy).
+    Wa = aligned_copy(W[: W.shape[0] if project_here else 0])
     H[0, b0:b1] = h0[b0:b1]
     HM = np.empty((Bc, U), dtype=H.dtype)
     gate_row = np.empty(4 * U, dtype=H.dtype)
     if reset_after:
+        Ra = aligned_copy(R)
         M = np.empty((Bc, G), dtype=H.dtype)
     else:
-        R_zr = np.ascontiguousarray(R[:, : 2 * U])
-        R_n = np.ascontiguousarray(R[:, 2 * U :])
+        R_zr = aligned_copy(R[:, : 2 * U])
+        R_n = aligned_copy(R[:, 2 * U :])
         M = np.empty((Bc, 2 * U), dtype=H.dtype)
         RH = np.empty((Bc, U), dtype=H.dtype)
         Q = np.empty((Bc, U), dtype=H.dtype)
@@ -248,7 +252,7 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, b0, b1)
         else:
             a_t = a_step
             if project_here:
-                matmul_rowwise(X[t, b0:b1], W, a_t)
+                matmul_rowwise(X[t, b0:b1], Wa, a_t)
         if use_rmask:
             for b in range(Bc):
                 for j in range(U):
@@ -256,7 +260,7 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, b0, b1)
         else:
             HM[:] = h_prev
         if reset_after:
-            _product(HM, R, M, store)
+            _product(HM, Ra, M, store)
             for b in range(Bc):
                 if m_t[b]:
                     # 1-D row views and no branch in the unit loop: with the
@@ -397,10 +401,10 @@ def gru_bptt(mask, R, rmask, reset_after, H, S, dH_seq, dh_last, dh0, dA, dM, b0
     g = dh_last[b0:b1].copy()
     g_next = np.empty((Bc, U), dtype=H.dtype)
     DH = np.empty((Bc, U), dtype=H.dtype)
-    RT = np.ascontiguousarray(R.T)
+    RT = aligned_copy(R.T)
     if not reset_after:
-        R_zrT = np.ascontiguousarray(R[:, : 2 * U].T)
-        R_nT = np.ascontiguousarray(R[:, 2 * U :].T)
+        R_zrT = aligned_copy(R[:, : 2 * U].T)
+        R_nT = aligned_copy(R[:, 2 * U :].T)
         DN = np.empty((Bc, U), dtype=H.dtype)
         DRH = np.empty((Bc, U), dtype=H.dtype)
         DZR = np.empty((Bc, 2 * U), dtype=H.dtype)
@@ -437,7 +441,7 @@ def gru_bptt(mask, R, rmask, reset_after, H, S, dH_seq, dh_last, dh0, dA, dM, b0
                     da_t[b] = 0
                     dm_t[b] = 0
                     g_next[b] = g[b]
-            np.dot(dm_t, RT, DH)
+            matmul_blocks(dm_t, RT, DH)
         else:
             for b in range(Bc):
                 if m_t[b]:
@@ -452,7 +456,7 @@ def gru_bptt(mask, R, rmask, reset_after, H, S, dH_seq, dh_last, dh0, dA, dM, b0
                 else:
                     DN[b] = 0
                     g_next[b] = g[b]
-            np.dot(DN, R_nT, DRH)
+            matmul_blocks(DN, R_nT, DRH)
             for b in range(Bc):
                 if m_t[b]:
                     for j in range(U):
@@ -472,7 +476,7 @@ def gru_bptt(mask, R, rmask, reset_after, H, S, dH_seq, dh_last, dh0, dA, dM, b0
                     dm_t[b] = 0
                     DZR[b] = 0
                     DRH[b] = 0
-            np.dot(DZR, R_zrT, DH)
+            matmul_blocks(DZR, R_zrT, DH)
             DH += DRH
         if use_rmask:
             for b in range(Bc):
@@ -582,6 +586,58 @@ _LARGE_KN = 65536
 
 
 @njit
+def _block_rows(K, N):
+    """Rows per BLAS call for a product with a ``(K, N)`` right operand.
+
+    Training uses the same blocks (:func:`matmul_blocks`): for the per-step
+    shapes a 16-row call goes through OpenBLAS's small-matrix kernel, which
+    reads the weight unpacked and ran 1.2-1.5x faster than one 32-row call
+    (W2's (32, 128) x (128, 384): 90 vs 75 GFLOP/s; its backward product
+    (32, 384) x (384, 128): 110 vs 73; benchmarks/NOTES.md, change 13).
+    """
+    return _ROW_BLOCK_LARGE if K * N >= _LARGE_KN else _ROW_BLOCK
+
+
+@njit
+def aligned_copy(M):
+    """A C-contiguous copy of the 2-D ``M`` whose data start on a 64-byte boundary.
+
+    OpenBLAS's small-matrix kernel (the 16-row blocks) reads the right
+    operand in place, and it runs 1.1-1.35x faster when that operand is
+    64-byte aligned (a cache line, an AVX-512 register); NumPy aligns to 16
+    bytes and numba to 32. The kernels copy their weights once per call.
+    """
+    K, N = M.shape
+    n = K * N
+    size = M.itemsize
+    buf = np.empty(n + 64 // size, dtype=M.dtype)
+    off = ((64 - buf.ctypes.data % 64) % 64) // size
+    out = buf[off : off + n].reshape(K, N)
+    out[:] = M
+    return out
+
+
+@njit
+def matmul_blocks(A, Bm, out):
+    """``out = A @ Bm`` for training: small weights in 16-row blocks, large ones whole.
+
+    A small right operand goes in the 16-row blocks of :func:`matmul_rowwise`
+    (each passed to BLAS where it lies, the last one shorter: training needs
+    no batch invariance, so nothing is padded); a large one in one call, as
+    BLAS's packed path gains from more rows (W3's (128, 256) x (256, 768):
+    129 GFLOP/s whole, 103 in 64-row blocks, MEASURED.md). ``A`` and ``out``
+    must be C-contiguous.
+    """
+    M = A.shape[0]
+    P = _block_rows(A.shape[1], Bm.shape[1])
+    if P == _ROW_BLOCK_LARGE:
+        P = max(M, 1)
+    for i0 in range(0, M, P):
+        i1 = min(i0 + P, M)
+        np.dot(A[i0:i1], Bm, out[i0:i1])
+
+
+@njit
 def matmul_rowwise(A, Bm, out):
     """``out = A @ Bm`` where each row's result is independent of the other rows.
 
@@ -597,7 +653,7 @@ def matmul_rowwise(A, Bm, out):
     """
     M, K = A.shape
     N = Bm.shape[1]
-    P = _ROW_BLOCK_LARGE if K * N >= _LARGE_KN else _ROW_BLOCK
+    P = _block_rows(K, N)
     Bc = np.ascontiguousarray(Bm)
     n_full = (M // P) * P
     for i0 in range(0, n_full, P):
