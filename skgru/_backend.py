@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._constraints import apply_constraint
-from ._cpu_stack import Workspace, pooled_output, split_params, stack_backward, stack_forward
+from ._cpu_stack import Workspace, embed, pooled_output, split_params, stack_backward, stack_forward
 from ._kernels import _cpu
 from ._kernels._config import blas_threads
 from ._network import draw_regularisers, head_loss_grad
@@ -105,8 +105,7 @@ class CPUTrainer:
             self.params, cfg.embedding, cfg.num_layers, cfg.bidirectional
         )
         if cfg.embedding:
-            X = self.workspace.empty("embedded", Xv.shape + (E.shape[1],), E.dtype)
-            np.take(E, Xv, axis=0, out=X)
+            X = embed(E, Xv, self.workspace, cfg.n_threads)
         else:
             X = Xv
         X = np.ascontiguousarray(X, dtype=self.dtype)
@@ -261,7 +260,7 @@ class CPUBackend:
             for start in range(0, seqs.n_samples, batch_size):
                 idx = order[start : start + batch_size]
                 Xv, mask = time_major_batch(seqs, idx)
-                X = E[Xv] if config.embedding else Xv
+                X = embed(E, Xv, workspace, config.n_threads) if config.embedding else Xv
                 X = np.ascontiguousarray(X, dtype=dtype)
                 seq_out, finals, _ = stack_forward(
                     X, mask, blocks, config, training=False, workspace=workspace
