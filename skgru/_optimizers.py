@@ -353,7 +353,10 @@ class AdamOptimizer(BaseOptimizer):
         Only the listed rows move, and only their moments decay; all other
         rows and their ``m``, ``v`` are left exactly as they are (TensorFlow's
         "lazy Adam" for sparse gradients). A listed row gets exactly the
-        dense Adam step at the current ``t``.
+        dense Adam step at the current ``t``, except that values too small
+        for the normal floating-point range are flushed to zero (see
+        ``_flush_limits``): the gradients of early tokens of long sequences
+        decay into that range.
 
         ``update_rows`` does not advance ``t``: call it in the same step
         *after* ``update_params(params, grads)`` with ``grads[index] = None``,
@@ -385,6 +388,7 @@ class AdamOptimizer(BaseOptimizer):
         if np.unique(rows).shape[0] != rows.shape[0]:
             raise ValueError("rows must be unique; sum the gradients of repeated rows first.")
         m_all, v_all = self.ms[index], self.vs[index]
+        g_min, s_min = self._flush_limits(param.dtype)
         if param.ndim == 2 and all(a.flags.c_contiguous for a in (param, m_all, v_all)):
             dt = param.dtype.type
             adam_rows(
@@ -399,14 +403,44 @@ class AdamOptimizer(BaseOptimizer):
                 dt(1 - self.beta_2),
                 dt(-self.learning_rate),
                 dt(self.epsilon),
+                dt(g_min),
+                dt(s_min),
             )
             return
+        # The same operations as the kernel, on gathered copies of the rows.
+        dt = param.dtype.type
+        grad_rows = np.where(np.abs(grad_rows) >= g_min, grad_rows, dt(0))
         m = m_all[rows]
         v = v_all[rows]
-        step = self._adam(m, v, grad_rows)
+        m *= self.beta_1
+        m += (1 - self.beta_1) * grad_rows
+        v *= self.beta_2
+        v += np.square(grad_rows) * (1 - self.beta_2)
+        m[np.abs(m) < s_min] = 0
+        v[v < s_min] = 0
         m_all[rows] = m
         v_all[rows] = v
-        param[rows] += step
+        param[rows] += (-self.learning_rate * m) / (np.sqrt(v) + self.epsilon)
+
+    def _flush_limits(self, dtype):
+        """``(g_min, s_min)`` of the lazy row update: below them, zero.
+
+        Moments below ``s_min`` (the smallest normal number times 2**24 for
+        float32, 2**53 for float64: 2e-31 and 5e-292) are stored as zero, and
+        gradient entries so small that ``g**2``, ``(1 - beta_1) g`` or
+        ``(1 - beta_2) g**2`` would leave the normal range count as zero. They
+        move a weight by less than ``lr * 1e-20`` (float32), and keeping them
+        would make every later operation on them a subnormal one, about 100x
+        slower on x86 (TensorFlow runs its CPU kernels with subnormals flushed).
+        """
+        info = np.finfo(dtype)
+        tiny = float(info.tiny)
+        s_min = tiny * 2.0 ** (info.nmant + 1)
+        limits = [math.sqrt(tiny)]
+        for c in (1 - self.beta_1, 1 - self.beta_2):
+            if c > 0:
+                limits += [tiny / c, math.sqrt(tiny / c)]
+        return max(limits), s_min
 
 
 class RMSpropOptimizer(BaseOptimizer):

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from skgru._kernels import _cpu
 from skgru._optimizers import (
     AdamOptimizer,
     BaseOptimizer,
@@ -214,6 +215,42 @@ def test_lazy_adam_kernel_is_bitwise_the_numpy_step(dtype):
         np.testing.assert_array_equal(emb, p_ref)
         np.testing.assert_array_equal(opt.ms[0], m_ref)
         np.testing.assert_array_equal(opt.vs[0], v_ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lazy_adam_flushes_the_subnormal_range(dtype):
+    """Tiny gradients and decayed moments become zero; kernel and NumPy path agree bitwise.
+
+    The compiled path (C-contiguous) and the NumPy path (Fortran-ordered
+    copies of the same arrays) take the same steps on gradients that span the
+    whole exponent range, subnormals included.
+    """
+    rng = np.random.default_rng(7)
+    tiny = np.finfo(dtype).tiny
+    emb = rng.normal(size=(40, 9)).astype(dtype)
+    opts = []
+    for layout in (np.ascontiguousarray, np.asfortranarray):
+        params = [layout(emb.copy())]
+        opts.append((params, AdamOptimizer(params, learning_rate_init=0.01)))
+    exponents = np.arange(-3, np.log10(tiny) - 8, -4.0)
+    for _ in range(6):
+        rows = np.sort(rng.choice(40, size=25, replace=False))
+        g = rng.normal(size=(25, 9)) * 10.0 ** rng.choice(exponents, size=(25, 9))
+        g = g.astype(dtype)
+        for params, opt in opts:
+            opt.update_params(params, [None])
+            opt.update_rows(0, rows, g)
+    (p_c, opt_c), (p_f, opt_f) = opts
+    assert p_c[0].flags.c_contiguous and p_f[0].flags.f_contiguous
+    np.testing.assert_array_equal(p_c[0], p_f[0])
+    np.testing.assert_array_equal(opt_c.ms[0], opt_f.ms[0])
+    np.testing.assert_array_equal(opt_c.vs[0], opt_f.vs[0])
+    g_min, s_min = opt_c._flush_limits(dtype)
+    assert 0 < g_min < 1e-15 and 0 < s_min < 1e-30
+    for state in (opt_c.ms[0], opt_c.vs[0]):
+        nonzero = np.abs(state[state != 0])
+        assert np.all(nonzero >= s_min)
+    assert np.all(np.isfinite(p_c[0]))
 
 
 def test_lazy_adam_errors():
@@ -446,3 +483,23 @@ def test_adam_first_step_is_at_most_lr(g, lr):
     assert np.all(np.abs(params[0]) <= lr * (1 + 1e-12))
     big = np.abs(g) > 1e-300  # subnormal gradients underflow to a zero moment
     np.testing.assert_array_equal(np.sign(params[0][big]), -np.sign(g[big]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(
+    n=st.integers(0, 300),
+    n_ids=st.integers(1, 40),
+    D=st.integers(1, 70),
+    seed=st.integers(0, 2**31 - 1),
+)
+@settings(max_examples=25, deadline=None)
+def test_add_rows_is_np_add_at_bitwise(dtype, n, n_ids, D, seed):
+    """The embedding-gradient scatter sums repeated ids in np.add.at's order."""
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, n_ids, n)
+    src = rng.standard_normal((n, D)).astype(dtype) * 10.0 ** rng.integers(-3, 4, (n, 1))
+    expected = np.zeros((n_ids, D), dtype=dtype)
+    np.add.at(expected, index, src)
+    out = np.zeros((n_ids, D), dtype=dtype)
+    _cpu.add_rows(out, index, src)
+    np.testing.assert_array_equal(out, expected)

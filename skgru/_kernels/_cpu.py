@@ -673,7 +673,23 @@ def matmul_rowwise(A, Bm, out):
 
 
 @njit
-def adam_rows(param, m, v, rows, grad_rows, b1, c1, b2, c2, neg_lr, eps):
+def add_rows(out, index, src):
+    """``out[index[i]] += src[i]`` for every row ``i`` in order: ``np.add.at``'s sum, bitwise.
+
+    The embedding gradient of a batch (the rows of its unique ids). NumPy's
+    ``np.add.at`` took 22 ms for W4's 12,800 rows of 64 (39 % of a training
+    step); this loop takes a fraction of a millisecond.
+    """
+    D = out.shape[1]
+    for i in range(index.shape[0]):
+        o = out[index[i]]
+        s = src[i]
+        for d in range(D):
+            o[d] += s[d]
+
+
+@njit
+def adam_rows(param, m, v, rows, grad_rows, b1, c1, b2, c2, neg_lr, eps, g_min, s_min):
     """Lazy Adam on the rows ``rows`` of a 2-D ``param`` (an embedding), in place.
 
     The scalars come in the arrays' dtype (``c1 = 1 - beta_1``, ``c2 = 1 -
@@ -682,7 +698,14 @@ def adam_rows(param, m, v, rows, grad_rows, b1, c1, b2, c2, neg_lr, eps):
     result is bitwise the NumPy one, without its gathered copies of the rows
     and temporaries (several arrays of the batch's embedding rows, which set
     the peak memory of a text fit).
+
+    Gradient entries below ``g_min`` count as zero and moments below ``s_min``
+    are stored as zero (see ``AdamOptimizer.update_rows``), so no subnormal
+    number enters the arithmetic: the gradients of early tokens of long
+    sequences decay towards zero, and on x86 every operation on a subnormal
+    costs about 100x (W4: this update took 5.5 ms instead of 0.7).
     """
+    zero = g_min - g_min
     for k in range(rows.shape[0]):
         r = rows[k]
         p_row = param[r]
@@ -691,8 +714,11 @@ def adam_rows(param, m, v, rows, grad_rows, b1, c1, b2, c2, neg_lr, eps):
         g_row = grad_rows[k]
         for j in range(p_row.shape[0]):
             g = g_row[j]
+            g = g if abs(g) >= g_min else zero
             mj = m_row[j] * b1 + c1 * g
             vj = v_row[j] * b2 + (g * g) * c2
+            mj = mj if abs(mj) >= s_min else zero
+            vj = vj if vj >= s_min else zero
             m_row[j] = mj
             v_row[j] = vj
             p_row[j] += (neg_lr * mj) / (math.sqrt(vj) + eps)
