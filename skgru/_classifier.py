@@ -671,7 +671,11 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         With ``solver="adam"``, update only the embedding rows that occur in
         a batch (a lazy Adam: rows absent from a batch keep their moments and
         do not move, unlike dense Adam where stale momentum still moves them).
-        Other solvers always take dense steps.
+        Gradient entries and moments too small for the normal floating-point
+        range (below about 3e-18 and 2e-31 in float32) are flushed to zero
+        in these row updates, as TensorFlow does on CPU: the gradients of the
+        early tokens of long sequences decay there, and subnormal arithmetic
+        is about 100x slower on x86. Other solvers always take dense steps.
     pooling : {"last", "mean", "max"}, default="last"
         What the head reads: the state after the last valid step, or the
         mean / elementwise max of the states over the valid steps.
