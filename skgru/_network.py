@@ -8,7 +8,7 @@ loss, and the dropout/noise draws (always on the host from ``random_state``).
 """
 
 import numpy as np
-from scipy.special import expit, log_expit, softmax
+from scipy.special import expit, log_expit
 
 __all__ = [
     "init_params",
@@ -91,7 +91,14 @@ def head_proba(logits, out_activation):
             p = expit(logits[:, 0])
             return np.column_stack([1.0 - p, p])
         return expit(logits)
-    return softmax(logits, axis=1)
+    return _softmax(logits)
+
+
+def _softmax(x):
+    """Row-wise softmax of a 2-D float array (scipy's formula and result,
+    without its array-API dispatch: about 30 us of a 0.5 ms small predict)."""
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def _log_softmax(x):

@@ -10,6 +10,8 @@ sample-weighted cross-entropy plus scikit-learn's L2 term). The backend's
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reference import (
     gru_forward,
     gru_loss_and_grads,
@@ -414,3 +416,22 @@ def test_pooled_reference_last_is_predict_proba_reference():
         _pooled_proba_reference(x, mask, w, True, "last"),
         predict_proba_reference(x, mask, *w, reset_after=True),
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(
+    rows=st.integers(1, 40),
+    cols=st.integers(1, 12),
+    scale=st.sampled_from([1e-3, 1.0, 30.0, 1e4]),
+    seed=st.integers(0, 2**31 - 1),
+)
+@settings(max_examples=30, deadline=None)
+def test_head_softmax_is_scipys_bitwise(dtype, rows, cols, scale, seed):
+    """The head's softmax and log-softmax give scipy.special's bits."""
+    from scipy.special import log_softmax, softmax
+
+    from skgru._network import _log_softmax, _softmax
+
+    x = (np.random.default_rng(seed).standard_normal((rows, cols)) * scale).astype(dtype)
+    np.testing.assert_array_equal(_softmax(x), softmax(x, axis=1))
+    np.testing.assert_array_equal(_log_softmax(x), log_softmax(x, axis=1))
