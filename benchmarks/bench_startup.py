@@ -54,6 +54,29 @@ import numpy, scipy.special, sklearn.base, sklearn.utils.validation, numba
 print(time.perf_counter() - t0)
 """
 
+# The same, plus the first call of a trivial cached ``@njit`` function (the
+# cache filled by a previous process): numba initialises its compiler and JIT
+# linker on the first call of any compiled function, cached or not.
+PROBE_MODULE = """
+from numba import njit
+
+
+@njit(cache=True)
+def probe(x):
+    return x + 1.0
+"""
+
+FLOOR_CALL = """
+import sys, time
+t0 = time.perf_counter()
+import numpy, scipy.special, sklearn.base, sklearn.utils.validation, numba
+t_import = time.perf_counter() - t0
+sys.path.insert(0, PROBE_DIR)
+import skgru_numba_probe
+skgru_numba_probe.probe(1.0)
+print(t_import, time.perf_counter() - t0)
+"""
+
 GRID = """
 import time, warnings
 import numpy as np
@@ -94,17 +117,29 @@ def main():
     res = {"command": " ".join(["python", "benchmarks/bench_startup.py", *sys.argv[1:]])}
     res["date"] = time.strftime("%Y-%m-%d %H:%M:%S")
 
-    cold, warm, floor = [], [], []
+    cold, warm, floor, floor_call = [], [], [], []
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as d:
             env = {**base_env, "NUMBA_CACHE_DIR": d}
             floor.append(run(FLOOR, env))
+            probe_dir = Path(d) / "probe"
+            probe_dir.mkdir()
+            (probe_dir / "skgru_numba_probe.py").write_text(PROBE_MODULE)
+            call = FLOOR_CALL.replace("PROBE_DIR", repr(str(probe_dir)))
+            run(call, env)  # fills the probe's cache
+            floor_call.append(run(call, env))
             cold.append(run(TINY_FIT, env))
             warm.append(run(TINY_FIT, env))
     res["import_floor"] = {
         "what": "import numpy, scipy.special, sklearn.base, sklearn.utils.validation, numba",
         "wall_s": summary([w for w, _ in floor]),
         "import_s": summary([v[0] for _, v in floor]),
+    }
+    res["first_call_floor"] = {
+        "what": "the same imports + the first call of a trivial cached @njit function",
+        "wall_s": summary([w for w, _ in floor_call]),
+        "import_s": summary([v[0] for _, v in floor_call]),
+        "import_and_call_s": summary([v[1] for _, v in floor_call]),
     }
     res["tiny_fit_cold"] = {
         "wall_s": summary([w for w, _ in cold]),
@@ -172,6 +207,9 @@ def main():
         f"{f(c['import_and_numeric_fit_s'])} | {f(c['both_fits_s'])} |",
         f"| floor: numpy + scipy.special + sklearn + numba only | "
         f"{f(res['import_floor']['wall_s'])} | {f(res['import_floor']['import_s'])} | - | - |",
+        f"| floor + first call of a trivial cached `@njit` function | "
+        f"{f(res['first_call_floor']['wall_s'])} | {f(res['first_call_floor']['import_s'])} | "
+        f"{f(res['first_call_floor']['import_and_call_s'])} | - |",
         "",
         f"GridSearchCV(n_jobs=2), 4 candidates x 3 folds (+ refit), on an empty cache: "
         f"{g['cold_search_s']:.1f} s, then {g['warm_search_s']:.1f} s warm; "
