@@ -326,18 +326,27 @@ class AdamOptimizer(BaseOptimizer):
             / (1 - self.beta_1**self.t)
         )
 
-    def _adam(self, m, v, grad):
-        """Update moments ``m``, ``v`` in place; return the parameter increment."""
+    def _adam(self, m, v, grad, flush=None):
+        """Update moments ``m``, ``v`` in place; return the parameter increment.
+
+        ``flush = (g_min, s_min)`` zeroes gradient entries below ``g_min`` and
+        moments below ``s_min`` (the lazy row update, see ``_flush_limits``).
+        """
         # In place where possible: for an embedding these arrays are large, and
         # each temporary adds to the fit's peak memory. Same operations in the
         # same order as ``-lr * m / (sqrt(v) + eps)``, so the same bits.
         b1, b2 = self.beta_1, self.beta_2
+        if flush is not None:
+            grad = np.where(np.abs(grad) >= flush[0], grad, grad.dtype.type(0))
         m *= b1
         m += (1 - b1) * grad
         v *= b2
         tmp = np.square(grad)
         tmp *= 1 - b2
         v += tmp
+        if flush is not None:
+            m[np.abs(m) < flush[1]] = 0
+            v[v < flush[1]] = 0
         np.sqrt(v, out=tmp)
         tmp += self.epsilon
         step = -self.learning_rate * m
@@ -408,19 +417,12 @@ class AdamOptimizer(BaseOptimizer):
             )
             return
         # The same operations as the kernel, on gathered copies of the rows.
-        dt = param.dtype.type
-        grad_rows = np.where(np.abs(grad_rows) >= g_min, grad_rows, dt(0))
         m = m_all[rows]
         v = v_all[rows]
-        m *= self.beta_1
-        m += (1 - self.beta_1) * grad_rows
-        v *= self.beta_2
-        v += np.square(grad_rows) * (1 - self.beta_2)
-        m[np.abs(m) < s_min] = 0
-        v[v < s_min] = 0
+        step = self._adam(m, v, grad_rows, flush=(g_min, s_min))
         m_all[rows] = m
         v_all[rows] = v
-        param[rows] += (-self.learning_rate * m) / (np.sqrt(v) + self.epsilon)
+        param[rows] += step
 
     def _flush_limits(self, dtype):
         """``(g_min, s_min)`` of the lazy row update: below them, zero.

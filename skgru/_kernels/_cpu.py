@@ -494,7 +494,7 @@ def _dot_tn(A2, D2, out):
 
     Formed as ``(D2.T @ A2).T``: with the long dimension inner on both
     sides this ran 1.02-1.46x faster than ``A2.T @ D2`` on the W1-W4 shapes
-    (one thread, alternating, benchmarks/NOTES.md change 15); ``out`` may be
+    (one thread, alternating, benchmarks/NOTES.md change 16); ``out`` may be
     a strided view.
     """
     t = np.empty((D2.shape[1], A2.shape[1]), dtype=out.dtype)
