@@ -64,53 +64,59 @@ _TB0 = np.float32(4.89352518554385e-03)
 _HALF32 = np.float32(0.5)
 
 
-@njit
-def _tanh_f32(x):
-    xc = min(max(x, -_TANH_CLAMP), _TANH_CLAMP)
-    x2 = xc * xc
-    p = _TA13 * x2 + _TA11
-    p = p * x2 + _TA9
-    p = p * x2 + _TA7
-    p = p * x2 + _TA5
-    p = p * x2 + _TA3
-    p = p * x2 + _TA1
-    q = _TB6 * x2 + _TB4
-    q = q * x2 + _TB2
-    q = q * x2 + _TB0
-    r = (p * xc) / q
-    # Near 0 the rational's relative error grows; tanh(x) rounds to x there.
-    return x if abs(x) < _TANH_TINY else r
+def _odd_rational(num, den, clamp):
+    """A compiled ``x P(x^2) / Q(x^2)`` for ``x`` clamped to ``[-clamp, clamp]``.
 
+    ``num`` holds P's 7 coefficients and ``den`` Q's 4, lowest power first;
+    both polynomials are evaluated by Horner's rule in ``x^2``.
+    """
+    a1, a3, a5, a7, a9, a11, a13 = num
+    b0, b2, b4, b6 = den
+
+    @njit
+    def rational(x):
+        xc = min(max(x, -clamp), clamp)
+        x2 = xc * xc
+        p = a13 * x2 + a11
+        p = p * x2 + a9
+        p = p * x2 + a7
+        p = p * x2 + a5
+        p = p * x2 + a3
+        p = p * x2 + a1
+        q = b6 * x2 + b4
+        q = q * x2 + b2
+        q = q * x2 + b0
+        return (p * xc) / q
+
+    return rational
+
+
+_TANH_NUM = (_TA1, _TA3, _TA5, _TA7, _TA9, _TA11, _TA13)
+_TANH_DEN = (_TB0, _TB2, _TB4, _TB6)
+_tanh_rational = _odd_rational(_TANH_NUM, _TANH_DEN, _TANH_CLAMP)
 
 # The logistic as ``0.5 + 0.5 tanh(x / 2)`` with the two scalings folded into
 # the rational's coefficients (numerator ``0.25 a_k / 4^k``, denominator
 # ``b_k / 4^k``, clamp doubled) and without tanh's switch to ``x`` near 0,
 # which only serves tanh's relative error: 16 % cheaper than scaling around
 # ``_tanh_f32`` (benchmarks/NOTES.md, change 17), the same maximum error.
-_SIG_CLAMP = np.float32(2.0 * float(_TANH_CLAMP))
-_SA = [
-    np.float32(0.25 * float(a) / 4.0**k)
-    for k, a in enumerate((_TA1, _TA3, _TA5, _TA7, _TA9, _TA11, _TA13))
-]
-_SB = [np.float32(float(b) / 4.0**k) for k, b in enumerate((_TB0, _TB2, _TB4, _TB6))]
-_SA1, _SA3, _SA5, _SA7, _SA9, _SA11, _SA13 = _SA
-_SB0, _SB2, _SB4, _SB6 = _SB
+_sigmoid_rational = _odd_rational(
+    [np.float32(0.25 * float(a) / 4.0**k) for k, a in enumerate(_TANH_NUM)],
+    [np.float32(float(b) / 4.0**k) for k, b in enumerate(_TANH_DEN)],
+    np.float32(2.0 * float(_TANH_CLAMP)),
+)
+
+
+@njit
+def _tanh_f32(x):
+    r = _tanh_rational(x)
+    # Near 0 the rational's relative error grows; tanh(x) rounds to x there.
+    return x if abs(x) < _TANH_TINY else r
 
 
 @njit
 def _sigmoid_f32(x):
-    xc = min(max(x, -_SIG_CLAMP), _SIG_CLAMP)
-    x2 = xc * xc
-    p = _SA13 * x2 + _SA11
-    p = p * x2 + _SA9
-    p = p * x2 + _SA7
-    p = p * x2 + _SA5
-    p = p * x2 + _SA3
-    p = p * x2 + _SA1
-    q = _SB6 * x2 + _SB4
-    q = q * x2 + _SB2
-    q = q * x2 + _SB0
-    return _HALF32 + (p * xc) / q
+    return _HALF32 + _sigmoid_rational(x)
 
 
 _exact = _math.build(scalar)
