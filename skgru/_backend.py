@@ -169,7 +169,7 @@ class CPUTrainer:
             grad_rows = np.zeros((len(rows), E.shape[1]), dtype=self.dtype)
             # All steps valid (no padding): the rows in the same order without a copy.
             dX_valid = dX.reshape(-1, dX.shape[2]) if valid.all() else dX[valid]
-            _cpu.add_rows(grad_rows, inverse.ravel(), np.ascontiguousarray(dX_valid))
+            _cpu.add_rows(grad_rows, inverse.ravel(), dX_valid)
             grads.insert(0, (rows, grad_rows))
         return loss, grads, w_sum
 

@@ -428,7 +428,7 @@ class AdamOptimizer(BaseOptimizer):
         """``(g_min, s_min)`` of the lazy row update: below them, zero.
 
         Moments below ``s_min`` (the smallest normal number times 2**24 for
-        float32, 2**53 for float64: 2e-31 and 5e-292) are stored as zero, and
+        float32, 2**53 for float64: 2e-31 and 2e-292) are stored as zero, and
         gradient entries so small that ``g**2``, ``(1 - beta_1) g`` or
         ``(1 - beta_2) g**2`` would leave the normal range count as zero. They
         move a weight by less than ``lr * 1e-20`` (float32), and keeping them

@@ -253,6 +253,46 @@ def test_lazy_adam_flushes_the_subnormal_range(dtype):
     assert np.all(np.isfinite(p_c[0]))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lazy_adam_flush_against_the_formula(dtype):
+    """Each row step is Adam with the flush written out here in float64.
+
+    The limits are checked by what they are for: at ``g_min`` the terms
+    ``(1 - beta_1) g`` and ``(1 - beta_2) g**2`` are still normal numbers, a
+    stored moment ``>= s_min`` stays normal after its decay, and both limits
+    are far below any gradient or moment that moves a weight.
+    """
+    info = np.finfo(dtype)
+    tiny = float(info.tiny)
+    rng = np.random.default_rng(11)
+    emb = rng.normal(size=(30, 6)).astype(dtype)
+    opt = AdamOptimizer([emb], learning_rate_init=0.02)
+    b1, b2, eps = opt.beta_1, opt.beta_2, opt.epsilon
+    g_min, s_min = opt._flush_limits(dtype)
+    g = dtype(g_min)
+    assert dtype((1 - b1) * g) >= tiny and dtype(dtype(g * g) * dtype(1 - b2)) >= tiny
+    assert dtype(dtype(s_min) * dtype(min(b1, b2))) >= tiny
+    assert g_min < (1e-15 if dtype == np.float32 else 1e-150)
+    assert s_min < (1e-30 if dtype == np.float32 else 1e-290)
+    exponents = np.arange(0, np.log10(tiny) - 8, -3.0)
+    for _ in range(5):
+        rows = np.sort(rng.choice(30, size=12, replace=False))
+        g = (rng.normal(size=(12, 6)) * 10.0 ** rng.choice(exponents, size=(12, 6))).astype(dtype)
+        p0, m0, v0 = (a[rows].astype(np.float64) for a in (emb, opt.ms[0], opt.vs[0]))
+        opt.update_params([emb], [None])
+        opt.update_rows(0, rows, g)
+        gf = np.where(np.abs(g) >= g_min, g, 0).astype(np.float64)
+        m = b1 * m0 + (1 - b1) * gf
+        v = b2 * v0 + (1 - b2) * gf**2
+        m[np.abs(m) < s_min] = 0
+        v[v < s_min] = 0
+        p = p0 - opt.learning_rate * m / (np.sqrt(v) + eps)
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(opt.ms[0][rows], m, rtol=tol, atol=0)
+        np.testing.assert_allclose(opt.vs[0][rows], v, rtol=tol, atol=0)
+        np.testing.assert_allclose(emb[rows], p, rtol=tol, atol=tol * 1e-3)
+
+
 def test_lazy_adam_errors():
     _, params, opt = _adam_pair()
     with pytest.raises(ValueError, match="call update_params"):
