@@ -13,10 +13,21 @@ import numba
 
 # ``cache=True`` writes compiled code next to the module (or under
 # NUMBA_CACHE_DIR when that is not writable), so a fresh process skips
-# compilation. No fastmath: the kernels must agree with the float64 oracle to
-# rounding and be bitwise reproducible, and reassociation would break both.
+# compilation. No general fastmath: the kernels must agree with the float64
+# oracle to rounding and be bitwise reproducible, and reassociation would
+# break both (the gate kernels take FMA contraction alone, GATE_FASTMATH).
 NJIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
 SCALAR_OPTIONS = {"inline": "always", "cache": True, "error_model": "numpy"}
+
+# The one fast-math flag the gate kernels take: ``contract`` lets LLVM fuse a
+# multiply and the add that uses it into one FMA (one rounding instead of
+# two). It reorders nothing, so a result still depends only on its own
+# inputs (the same for every batch, thread count and run) and moves by about
+# one rounding per fused pair. The float32 rational tanh / logistic are
+# chains of multiply-adds (Horner's rule), and the gate loop was bound by
+# their latency: with FMAs it ran 1.25-1.36x faster (benchmarks/NOTES.md,
+# change 18). On the GPU, NVVM fuses them by default (its -fma=1).
+GATE_FASTMATH = {"contract"}  # a set: numba takes no frozenset
 
 _DISABLE_CACHE = os.environ.get("SKGRU_NO_CACHE", "") not in ("", "0")
 if _DISABLE_CACHE:

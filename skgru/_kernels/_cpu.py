@@ -30,7 +30,7 @@ from numba import types
 from numba.extending import overload
 
 from . import _math
-from ._config import njit, scalar
+from ._config import GATE_FASTMATH, njit, scalar
 
 # --------------------------------------------------------------------------- #
 # float32 transcendentals that LLVM can vectorize.
@@ -73,7 +73,7 @@ def _odd_rational(num, den, clamp):
     a1, a3, a5, a7, a9, a11, a13 = num
     b0, b2, b4, b6 = den
 
-    @njit
+    @njit(fastmath=GATE_FASTMATH)
     def rational(x):
         xc = min(max(x, -clamp), clamp)
         x2 = xc * xc
@@ -107,14 +107,14 @@ _sigmoid_rational = _odd_rational(
 )
 
 
-@njit
+@njit(fastmath=GATE_FASTMATH)
 def _tanh_f32(x):
     r = _tanh_rational(x)
     # Near 0 the rational's relative error grows; tanh(x) rounds to x there.
     return x if abs(x) < _TANH_TINY else r
 
 
-@njit
+@njit(fastmath=GATE_FASTMATH)
 def _sigmoid_f32(x):
     return _HALF32 + _sigmoid_rational(x)
 
@@ -230,7 +230,7 @@ def project_inputs(X2, W, A2):
         np.dot(X2, W, A2)
 
 
-@njit
+@njit(fastmath=GATE_FASTMATH)
 def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, b0, b1):
     """The time loop of the forward pass for the batch rows ``b0:b1``.
 
@@ -412,7 +412,7 @@ def _column_sums(A2, out):
             out[j] += A2[i, j]
 
 
-@njit
+@njit(fastmath=GATE_FASTMATH)
 def gru_bptt(mask, R, rmask, reset_after, H, S, dH_seq, dh_last, dh0, dA, dM, b0, b1):
     """The time loop of back-propagation for the batch rows ``b0:b1``.
 
