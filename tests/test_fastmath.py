@@ -83,7 +83,10 @@ def test_float64_is_exact(which):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("K,N", [(1, 3), (3, 12), (16, 96), (32, 384), (64, 768), (256, 768)])
+@pytest.mark.parametrize(
+    "K,N",
+    [(1, 3), (3, 12), (16, 96), (32, 384), (64, 768), (128, 500), (256, 768), (300, 900)],
+)
 def test_matmul_rowwise_rows_independent_of_batch(dtype, K, N):
     """Bitwise: a row's product does not depend on its neighbours or position.
 
@@ -92,7 +95,7 @@ def test_matmul_rowwise_rows_independent_of_batch(dtype, K, N):
     """
     matmul = _cpu.matmul_rowwise
     rng = np.random.default_rng(K * 1000 + N)
-    M = 150  # several blocks of 16 and of 64 rows, and a partial one
+    M = 150  # several blocks of 4, 8, 16 and 48 rows, and a partial one
     A = rng.standard_normal((M, K)).astype(dtype)
     Bm = rng.standard_normal((K, N)).astype(dtype)
     full = np.empty((M, N), dtype=dtype)
@@ -110,6 +113,23 @@ def test_matmul_rowwise_rows_independent_of_batch(dtype, K, N):
         part = np.empty((m, N), dtype=dtype)
         matmul(np.ascontiguousarray(A[-m:]), Bm, part)
         np.testing.assert_array_equal(part, full[-m:])
+
+
+@pytest.mark.parametrize(
+    "K,N,itemsize,rows",
+    [
+        (32, 96, 4, 16),
+        (128, 488, 4, 16),  # 16 * 128 * 488 = 999,424: the last size in the small-matrix path
+        (128, 489, 4, 8),
+        (256, 768, 4, 4),  # W3's recurrent product
+        (256, 977, 4, 48),  # not even 4 rows fit: the packed path
+        (128, 488, 8, 16),
+        (128, 489, 8, 48),  # float64 does not go below 16 rows
+        (256, 768, 8, 48),
+    ],
+)
+def test_block_rows_keeps_calls_in_the_small_matrix_path(K, N, itemsize, rows):
+    assert _cpu._block_rows(K, N, itemsize) == rows
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

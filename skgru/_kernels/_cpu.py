@@ -611,33 +611,55 @@ def gru_backward_part(
         gru_weight_grads(X, W, H, S, rmask, reset_after, dA, dM, dW, dR, dbias, dX, lo, hi)
 
 
-# Rows per BLAS call in :func:`matmul_rowwise`. Every call has this exact shape
-# (a full block is passed to BLAS where it lies; the last, partial block is
-# zero-padded in a scratch buffer), so every row goes through the same BLAS
-# code path whatever the batch: BLAS packs its operands into its own buffers,
-# so where the rows lie in memory does not change the arithmetic (the tests
-# check the bitwise invariance). Both are multiples of the OpenBLAS
-# sgemm/dgemm register-block widths (4, 8, 16), so no row lands in an edge
-# kernel. The block depends only on the weight's shape (K, N), never on the
-# number of rows: large products take 64-row blocks (W3's recurrent
-# (256, 768): 55 GFLOP/s with 16 rows, 103 with 64, full GEMM 129, one
-# thread), small ones 16 (less zero padding; (32, 96): 66 vs 45).
+# Rows per BLAS call in :func:`matmul_rowwise`. Every call has the exact
+# shape :func:`_block_rows` gives for the weight (a full block is passed to
+# BLAS where it lies; the last, partial block is zero-padded in a scratch
+# buffer), so every row goes through the same BLAS code whatever the batch;
+# BLAS packs its operands into its own buffers, so where the rows lie in
+# memory does not change the arithmetic (the tests check the bitwise
+# invariance). Small products take 16 rows or fewer (the small-matrix kernel,
+# below), large ones _ROW_BLOCK_LARGE.
 _ROW_BLOCK = 16
-_ROW_BLOCK_LARGE = 64
-_LARGE_KN = 65536
+# Rows per call of the packed path. Its micro-kernels take a block's rows in
+# groups (6 or 12 at a time on this build) and the last partial group, met
+# together with a partial group of columns, gives other bits: with 64-row
+# blocks a row's float64 product changed with its position when 3U was not
+# a multiple of 16 (e.g. (128, 500): rows 60-63 of each block; with 2 BLAS
+# threads, rows split at the thread boundary). 48 is a multiple of every
+# group size and of its halves, and kept the rows bitwise independent of
+# their position in every shape tried, on 1-4 BLAS threads
+# (tests/test_fastmath.py; benchmarks/NOTES.md, change 19).
+_ROW_BLOCK_LARGE = 48
+# OpenBLAS's small-matrix kernel (the SkylakeX kernels this machine runs)
+# takes a product only while rows * K * N <= 100**3; one row more and the
+# call goes through the packed path, 2-7x slower at these sizes (measured:
+# float32 (16, 128, 488) 119 GFLOP/s, (16, 128, 489) 53; (4, 256, 976) 109,
+# (4, 256, 977) 16; float64 alike; benchmarks/NOTES.md, change 19).
+_SMALL_MNK = 1_000_000
 
 
 @njit
-def _block_rows(K, N):
+def _block_rows(K, N, itemsize):
     """Rows per BLAS call for a product with a ``(K, N)`` right operand.
 
-    Training uses the same blocks (:func:`matmul_blocks`): for the per-step
-    shapes a 16-row call goes through OpenBLAS's small-matrix kernel, which
-    reads the weight unpacked and ran 1.2-1.5x faster than one 32-row call
-    (W2's (32, 128) x (128, 384): 90 vs 75 GFLOP/s; its backward product
-    (32, 384) x (384, 128): 110 vs 73; benchmarks/NOTES.md, change 13).
+    The most rows, 16 or fewer, for which each call stays in OpenBLAS's
+    small-matrix kernel (which reads the weight unpacked): for the per-step
+    shapes it ran 1.2-1.5x faster than the packed path (W2's (32, 128) x
+    (128, 384): 90 vs 75 GFLOP/s, its backward product 110 vs 73;
+    benchmarks/NOTES.md, change 13). float32 goes down to 4 rows (W3's
+    (64, 256) x (256, 768): 4-row calls 1.2-1.35x faster than one 64-row
+    call, change 19); float64 below 16 rows and larger float32 weights go
+    to the packed path in ``_ROW_BLOCK_LARGE``-row blocks (float64 W3: 4-row
+    calls 0.7x of 64-row ones).
     """
-    return _ROW_BLOCK_LARGE if K * N >= _LARGE_KN else _ROW_BLOCK
+    kn = K * N
+    smallest = 4 if itemsize == 4 else _ROW_BLOCK
+    rows = _ROW_BLOCK
+    while rows >= smallest:
+        if rows * kn <= _SMALL_MNK:
+            return rows
+        rows //= 2
+    return _ROW_BLOCK_LARGE
 
 
 @njit
@@ -661,9 +683,9 @@ def aligned_copy(M):
 
 @njit
 def matmul_blocks(A, Bm, out):
-    """``out = A @ Bm`` for training: small weights in 16-row blocks, large ones whole.
+    """``out = A @ Bm`` for training: small weights in row blocks, large ones whole.
 
-    A small right operand goes in the 16-row blocks of :func:`matmul_rowwise`
+    A small right operand goes in the row blocks of :func:`_block_rows`
     (each passed to BLAS where it lies, the last one shorter: training needs
     no batch invariance, so nothing is padded); a large one in one call, as
     BLAS's packed path gains from more rows (W3's (128, 256) x (256, 768):
@@ -671,7 +693,7 @@ def matmul_blocks(A, Bm, out):
     must be C-contiguous.
     """
     M = A.shape[0]
-    P = _block_rows(A.shape[1], Bm.shape[1])
+    P = _block_rows(A.shape[1], Bm.shape[1], A.itemsize)
     if P == _ROW_BLOCK_LARGE:
         P = max(M, 1)
     for i0 in range(0, M, P):
@@ -688,14 +710,14 @@ def matmul_rowwise(A, Bm, out):
     in the last bit with the batch it sits in. Inference uses this product so
     that a prediction never depends on batch size or order; training keeps
     plain BLAS. Rows go through BLAS in blocks of a fixed size (see
-    ``_ROW_BLOCK``), so each row sees the same call whatever its neighbours
+    :func:`_block_rows`), so each row sees the same call whatever its neighbours
     (tests/test_fastmath.py checks the bitwise invariance); this runs at BLAS
     speed instead of the 3-8x slower scalar loop it replaces. ``A`` and
     ``out`` must be C-contiguous.
     """
     M, K = A.shape
     N = Bm.shape[1]
-    P = _block_rows(K, N)
+    P = _block_rows(K, N, A.itemsize)
     Bc = np.ascontiguousarray(Bm)
     n_full = (M // P) * P
     for i0 in range(0, n_full, P):
