@@ -9,7 +9,6 @@ from joblib import cpu_count
 from scipy.special import log_expit, log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_sample_weight
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import (
@@ -997,6 +996,9 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
             seqs_val = self._validate_X(X_val, reset=False)
             val = (seqs_val, self._validate_y(y_val, seqs_val.n_samples), None)
         elif self.early_stopping and not incremental:
+            # sklearn.model_selection costs 30 ms of import time: only when needed.
+            from sklearn.model_selection import train_test_split
+
             idx = np.arange(seqs.n_samples)
             stratify = None if self._multilabel else y
             rs = check_random_state(self.random_state)

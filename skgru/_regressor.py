@@ -3,7 +3,6 @@
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight
 
@@ -199,6 +198,9 @@ best_validation_score_, n_iter_, t_, n_features_in_, n_step_features_
             seqs_val = self._validate_X(X_val, reset=False)
             val = (seqs_val, self._validate_targets(y_val, seqs_val.n_samples), None)
         elif self.early_stopping and not incremental:
+            # sklearn.model_selection costs 30 ms of import time: only when needed.
+            from sklearn.model_selection import train_test_split
+
             idx = np.arange(seqs.n_samples)
             train_idx, val_idx = train_test_split(
                 idx,
