@@ -177,6 +177,13 @@ def build_torch(w, n_threads=N_THREADS):
     except RuntimeError:
         pass
     torch.manual_seed(0)
+    # Subnormal numbers: over T = 200 steps the gradients of the early steps
+    # decay below float32's normal range, and x86 takes them in microcode.
+    # skgru flushes them in its kernels and TensorFlow sets flush-to-zero on
+    # the CPU; without the same, PyTorch's training ran 4-6x slower on W3 and
+    # W4 (22 vs 109-266 seq/s, 137 vs 627-664; benchmarks/NOTES.md), which
+    # would flatter skgru.
+    torch.set_flush_denormal(True)
     X, y = make_data(w)
 
     class Net(nn.Module):
