@@ -638,6 +638,20 @@ _ROW_BLOCK_LARGE = 48
 _SMALL_MNK = 1_000_000
 
 
+def _blas_has_small_kernels():
+    # OpenBLAS has those small-matrix kernels in its AVX-512 (SkylakeX) code
+    # only; elsewhere a call of a few rows goes through the packed path, where
+    # 4-row calls would be 2-5x slower than 48-row ones (measured here on
+    # shapes just past the cut-off). The host's AVX-512 stands in for that.
+    import llvmlite.binding as ll
+
+    return bool(ll.get_host_cpu_features().get("avx512f", False))
+
+
+# The fewest rows per call for float32 (float64: always _ROW_BLOCK).
+_SMALLEST_F32_ROWS = 4 if _blas_has_small_kernels() else _ROW_BLOCK
+
+
 @njit
 def _block_rows(K, N, itemsize):
     """Rows per BLAS call for a product with a ``(K, N)`` right operand.
@@ -646,14 +660,15 @@ def _block_rows(K, N, itemsize):
     small-matrix kernel (which reads the weight unpacked): for the per-step
     shapes it ran 1.2-1.5x faster than the packed path (W2's (32, 128) x
     (128, 384): 90 vs 75 GFLOP/s, its backward product 110 vs 73;
-    benchmarks/NOTES.md, change 13). float32 goes down to 4 rows (W3's
+    benchmarks/NOTES.md, change 13). float32 goes down to 4 rows where the
+    host has AVX-512 (``_SMALLEST_F32_ROWS``; W3's
     (64, 256) x (256, 768): 4-row calls 1.2-1.35x faster than one 64-row
     call, change 19); float64 below 16 rows and larger float32 weights go
     to the packed path in ``_ROW_BLOCK_LARGE``-row blocks (float64 W3: 4-row
     calls 0.7x of 64-row ones).
     """
     kn = K * N
-    smallest = 4 if itemsize == 4 else _ROW_BLOCK
+    smallest = _SMALLEST_F32_ROWS if itemsize == 4 else _ROW_BLOCK
     rows = _ROW_BLOCK
     while rows >= smallest:
         if rows * kn <= _SMALL_MNK:
