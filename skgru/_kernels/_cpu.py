@@ -621,13 +621,14 @@ def gru_backward_part(
 # below), large ones _ROW_BLOCK_LARGE.
 _ROW_BLOCK = 16
 # Rows per call of the packed path. Its micro-kernels take a block's rows in
-# groups (6 or 12 at a time on this build) and the last partial group, met
-# together with a partial group of columns, gives other bits: with 64-row
-# blocks a row's float64 product changed with its position when 3U was not
-# a multiple of 16 (e.g. (128, 500): rows 60-63 of each block; with 2 BLAS
-# threads, rows split at the thread boundary). 48 is a multiple of every
-# group size and of its halves, and kept the rows bitwise independent of
-# their position in every shape tried, on 1-4 BLAS threads
+# groups (apparently 6 or 12 at a time on this build: the rows that differed
+# were the last 4 of each 64), and the last partial group, met together with
+# a partial group of columns, gives other bits: with 64-row blocks a row's
+# float64 product changed with its position when 3U was not a multiple of 16
+# (e.g. (128, 500): rows 60-63 of each block; with 2 BLAS threads, rows split
+# at the thread boundary). 48 is a multiple of 2, 3, 4, 6, 8, 12, 16 and 24,
+# and kept the rows bitwise independent of their position in every shape
+# tried, on 1-4 BLAS threads
 # (tests/test_fastmath.py; benchmarks/NOTES.md, change 19).
 _ROW_BLOCK_LARGE = 48
 # OpenBLAS's small-matrix kernel (the SkylakeX kernels this machine runs)
