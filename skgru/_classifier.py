@@ -6,7 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import cpu_count
-from scipy.special import log_expit, log_softmax
+from scipy.special import log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.utils import check_random_state, compute_sample_weight
@@ -25,7 +25,7 @@ from sklearn.utils.validation import (
 
 from . import _constraints
 from ._backend import TrainConfig, get_backend
-from ._network import head_proba, init_embedding, init_params
+from ._network import _log_softmax, head_proba, init_embedding, init_params
 from ._optimizers import make_optimizer
 from ._sequences import _is_ragged, check_input_array, to_sequences, to_token_sequences
 
@@ -1067,7 +1067,7 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         if self.out_activation_ == "logistic":
             z = logits[:, 0]
             return np.column_stack([log_expit(-z), log_expit(z)])
-        return log_softmax(logits, axis=1)
+        return _log_softmax(logits)
 
     def predict(self, X):
         """Predicted class labels.
