@@ -23,7 +23,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._constraints import apply_constraint
-from ._cpu_stack import Workspace, embed, pooled_output, split_params, stack_backward, stack_forward
+from ._cpu_stack import (
+    Workspace,
+    embed,
+    pooled_output,
+    projected_embedding,
+    split_params,
+    stack_backward,
+    stack_forward,
+)
 from ._kernels import _cpu
 from ._kernels._config import blas_threads
 from ._network import draw_regularisers, head_loss_grad
@@ -243,11 +251,16 @@ class CPUBackend:
     def make_trainer(self, params, optimizer, config, seqs, Y, w):
         return CPUTrainer(params, optimizer, config, seqs, Y, w)
 
-    def pooled_states(self, params, seqs, config, batch_size=256):
+    def pooled_states(self, params, seqs, config, batch_size=256, fitted=False):
         """The head's input ``(N, nd * U)``; each row independent of the batch it is in.
 
         Sequences are batched by length (bucketing), which saves padded work
         and, since inference products are row-wise, changes no result.
+        ``fitted=True`` says ``params`` are a fitted model's arrays, which are
+        replaced but never written in place: with token input the first
+        layer may then use (and keep) projected-embedding tables
+        (:func:`~skgru._cpu_stack.projected_embedding`), bitwise the same
+        result.
         """
         E, blocks, Wd, _ = split_params(
             params, config.embedding, config.num_layers, config.bidirectional
@@ -260,17 +273,37 @@ class CPUBackend:
             for start in range(0, seqs.n_samples, batch_size):
                 idx = order[start : start + batch_size]
                 Xv, mask = time_major_batch(seqs, idx)
-                X = embed(E, Xv, workspace, config.n_threads) if config.embedding else Xv
+                tables = None
+                if config.embedding and fitted and E.dtype == dtype:
+                    tables = [
+                        projected_embedding(E, W, Xv.size, config.n_threads)
+                        for W, _, _ in blocks[0]
+                    ]
+                    if any(t is None for t in tables):
+                        tables = None
+                if tables is not None:
+                    X = np.empty(Xv.shape + (0,), dtype=dtype)
+                elif config.embedding:
+                    X = embed(E, Xv, workspace, config.n_threads)
+                else:
+                    X = Xv
                 X = np.ascontiguousarray(X, dtype=dtype)
                 seq_out, finals, _ = stack_forward(
-                    X, mask, blocks, config, training=False, workspace=workspace
+                    X,
+                    mask,
+                    blocks,
+                    config,
+                    training=False,
+                    workspace=workspace,
+                    tables=tables,
+                    ids=Xv if tables is not None else None,
                 )
                 out[idx] = pooled_output(seq_out, finals, mask, config.pooling)[0]
         return out
 
-    def predict_logits(self, params, seqs, config, batch_size=256):
+    def predict_logits(self, params, seqs, config, batch_size=256, fitted=False):
         Wd, bd = params[-2], params[-1]
-        h = self.pooled_states(params, seqs, config, batch_size)
+        h = self.pooled_states(params, seqs, config, batch_size, fitted=fitted)
         logits = np.empty((h.shape[0], Wd.shape[1]), dtype=h.dtype)
         _cpu.matmul_rowwise(h, np.ascontiguousarray(Wd), logits)
         logits += bd

@@ -497,7 +497,7 @@ class _BaseGRU(BaseEstimator):
                 )
             if not np.isfinite(w).all():
                 raise ValueError(f"Weight {i} contains NaN or infinity.")
-            new.append(np.ascontiguousarray(w, dtype=old.dtype))
+            new.append(np.array(w, dtype=old.dtype, order="C", copy=True))
         self._weights = new
         return self
 
@@ -509,7 +509,9 @@ class _BaseGRU(BaseEstimator):
         # device="cuda" predicts on the GPU when there is one (a pickled model
         # predicts on the CPU anywhere else); other settings use the CPU.
         device = "auto" if self.device == "cuda" and cuda_available() else "cpu"
-        logits = get_backend(device).predict_logits(weights, seqs, self._train_config())
+        logits = get_backend(device).predict_logits(
+            weights, seqs, self._train_config(), fitted=predicting
+        )
         if predicting and not np.isfinite(logits).all():
             # Finite weights can still overflow (a diverged run's last update
             # is never evaluated); refuse rather than return NaN or inf.

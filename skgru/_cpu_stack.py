@@ -28,6 +28,8 @@ page faults than some of the arithmetic (benchmarks/NOTES.md).
 """
 
 import math
+import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +38,15 @@ from ._kernels import _cpu
 from ._kernels._config import run_tasks, split
 from ._network import draw_regularisers, fused_bias
 
-__all__ = ["embed", "split_params", "Workspace", "StackCache", "stack_forward", "stack_backward"]
+__all__ = [
+    "embed",
+    "projected_embedding",
+    "split_params",
+    "Workspace",
+    "StackCache",
+    "stack_forward",
+    "stack_backward",
+]
 
 # Smallest row range worth a thread of its own in the recurrence, and the
 # smallest block of (step x batch) rows worth one in the big products: below
@@ -69,6 +79,87 @@ def embed(E, ids, workspace, n_threads):
     steps = _step_bounds(T, B, n_threads)
     run_tasks(_take_rows, [(E, ids[t0:t1], out[t0:t1]) for t0, t1 in zip(steps, steps[1:])])
     return out
+
+
+def _project_rows(E, W, out, r0, r1):
+    _cpu.matmul_rowwise(E[r0:r1], W, out[r0:r1])
+
+
+# The largest projected-embedding table kept (bytes, per direction): a
+# vocabulary of 50,000 with 3 * 256 float32 columns is 154 MB and is not kept.
+TABLE_MAX_BYTES = 128 * 2**20
+
+
+class _TableCache:
+    """Projected-embedding tables of fitted models, per live ``(E, W)`` pair.
+
+    An entry counts the tokens predicted with the pair; once they reach the
+    vocabulary size, projecting the whole vocabulary once costs no more than
+    the projections already made, and the table is built (the rent-or-buy
+    rule: at most twice the cost of knowing the future). An entry goes when
+    either array is garbage-collected (a refit or ``set_weights`` replaces
+    the arrays, never writes them), so a table never outlives its weights.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries = {}
+
+    def __len__(self):
+        return len(self._entries)
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+
+    def _drop(self, key):
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def get(self, E, W, n_tokens, n_threads):
+        V, G = E.shape[0], W.shape[1]
+        if V * G * W.itemsize > TABLE_MAX_BYTES:
+            return None
+        key = (id(E), id(W))
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._entries[key] = [0, None]
+                weakref.finalize(E, self._drop, key)
+                weakref.finalize(W, self._drop, key)
+            if entry[1] is not None:
+                return entry[1]
+            entry[0] += n_tokens
+            if entry[0] < V:
+                return None
+            # Built under the lock: concurrent predictions wait for one table.
+            table = np.empty((V, G), dtype=W.dtype)
+            Wa = _cpu.aligned_copy(np.ascontiguousarray(W))
+            Ec = np.ascontiguousarray(E, dtype=W.dtype)
+            rows = split(V, max(1, min(n_threads, V // _MIN_BLOCK_ROWS)))
+            run_tasks(_project_rows, [(Ec, Wa, table, r0, r1) for r0, r1 in zip(rows, rows[1:])])
+            entry[1] = table
+            return table
+
+
+_TABLES = _TableCache()
+
+
+def projected_embedding(E, W, n_tokens, n_threads):
+    """``E @ W`` row by row (``(V, 3U)``) for a fitted model's arrays, or None.
+
+    Inference with token input projects each token's embedding row with
+    :func:`~skgru._kernels._cpu.matmul_rowwise`, whose rows have the same
+    bits wherever they sit; so a row of this table is bitwise the
+    projection the recurrence would make, and looking it up replaces the
+    input product of every step (half the arithmetic of W4's prediction).
+    ``n_tokens`` is the number of token positions about to be predicted;
+    the table is built once the pair has seen a vocabulary's worth of them
+    (None before, and for tables over :data:`TABLE_MAX_BYTES`). ``E`` and
+    ``W`` must never be written in place while they live (a fitted model's
+    ``_weights`` are replaced, not written).
+    """
+    return _TABLES.get(E, W, n_tokens, n_threads)
 
 
 class Workspace:
@@ -129,7 +220,10 @@ class StackCache:
     out: np.ndarray  # top layer output sequence (T, B, nd * U), aligned
 
 
-def _run(X, mask, W, R, bias, rmask, reset_after, store, ws, key, n_threads):
+_NO_IDS = np.zeros((0, 0), dtype=np.int32)
+
+
+def _run(X, mask, W, R, bias, rmask, reset_after, store, ws, key, n_threads, table, ids):
     T, B, F = X.shape
     U = R.shape[0]
     dtype = X.dtype
@@ -139,7 +233,9 @@ def _run(X, mask, W, R, bias, rmask, reset_after, store, ws, key, n_threads):
     A = ws.empty(("A",) + key, (T, B, 3 * U) if store else (0, B, 3 * U), dtype)
     b2 = np.ascontiguousarray(fused_bias(bias))
     h0 = np.zeros((B, U), dtype=dtype)
-    args = (X, mask, W, R, b2, h0, rmask, reset_after, H, S, A)
+    if table is None:
+        table, ids = np.empty((0, 3 * U), dtype=dtype), _NO_IDS
+    args = (X, mask, W, R, b2, h0, rmask, reset_after, H, S, A, table, ids)
     if store:
         steps = _step_bounds(T, B, n_threads)
         run_tasks(
@@ -155,11 +251,25 @@ def _run(X, mask, W, R, bias, rmask, reset_after, store, ws, key, n_threads):
 
 
 def stack_forward(
-    X, mask, blocks, config, *, training, workspace, rng=None, first_masks=(None, None)
+    X,
+    mask,
+    blocks,
+    config,
+    *,
+    training,
+    workspace,
+    rng=None,
+    first_masks=(None, None),
+    tables=None,
+    ids=None,
 ):
     """Forward through all layers.
 
-    ``X (T, B, F)`` is the (embedded, noised) input. With ``training=True``
+    ``X (T, B, F)`` is the (embedded, noised) input. At inference with token
+    input, ``tables`` (one :func:`projected_embedding` per direction of the
+    first layer) and the token ids ``(T, B)`` may stand in for the embedded
+    input: the first layer then reads its projections from the tables and
+    ``X`` may be ``(T, B, 0)``. With ``training=True``
     the activations are stored for :func:`stack_backward` and ``rng`` draws
     the dropout masks of every block but the first, whose ``(input_mask,
     rmask)`` are given (they are drawn with the input noise, in the order the
@@ -203,8 +313,23 @@ def stack_forward(
             Xin = np.ascontiguousarray(Xin, dtype=dtype)
             m = np.ascontiguousarray(m)
             rm = rmask if rmask is not None else np.zeros((0, U), dtype=dtype)
+            table, tids = None, None
+            if l == 0 and tables is not None:
+                table, tids = tables[d], (ids if d == 0 else np.ascontiguousarray(ids[::-1]))
             H, S, A = _run(
-                Xin, m, W, R, bias, rm, config.reset_after, training, workspace, (l, d), n_threads
+                Xin,
+                m,
+                W,
+                R,
+                bias,
+                rm,
+                config.reset_after,
+                training,
+                workspace,
+                (l, d),
+                n_threads,
+                table,
+                tids,
             )
             outs.append(H[1:] if d == 0 else H[1:][::-1])
             finals.append(H[T])

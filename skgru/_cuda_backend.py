@@ -567,14 +567,14 @@ class CUDABackend:
             return CPUTrainer(params, optimizer, config, seqs, Y, w)
         return CUDATrainer(params, optimizer, config, seqs, Y, w)
 
-    def pooled_states(self, params, seqs, config, batch_size=1024):
+    def pooled_states(self, params, seqs, config, batch_size=1024, fitted=False):
         """Pooled GRU states ``(N, U)``; each row independent of the batch it is in."""
-        return self._infer(params, seqs, config, batch_size, head=False)
+        return self._infer(params, seqs, config, batch_size, head=False, fitted=fitted)
 
-    def predict_logits(self, params, seqs, config, batch_size=1024):
-        return self._infer(params, seqs, config, batch_size, head=True)
+    def predict_logits(self, params, seqs, config, batch_size=1024, fitted=False):
+        return self._infer(params, seqs, config, batch_size, head=True, fitted=fitted)
 
-    def _infer(self, params, seqs, config, batch_size, head):
+    def _infer(self, params, seqs, config, batch_size, head, fitted=False):
         if isinstance(config, bool):  # the older signature passed reset_after
             config = TrainConfig(reset_after=config)
         if self.cpu_fallback and not self.supports(config):
@@ -582,8 +582,8 @@ class CUDABackend:
 
             cpu = CPUBackend()
             if head:
-                return cpu.predict_logits(params, seqs, config)
-            return cpu.pooled_states(params, seqs, config)
+                return cpu.predict_logits(params, seqs, config, fitted=fitted)
+            return cpu.pooled_states(params, seqs, config, fitted=fitted)
         _check_config(config)
         embedding = bool(getattr(config, "embedding", False))
         pool_mode = _POOL_MODES[getattr(config, "pooling", "last")]

@@ -231,7 +231,7 @@ def project_inputs(X2, W, A2):
 
 
 @njit(fastmath=GATE_FASTMATH)
-def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, b0, b1):
+def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, ids, b0, b1):
     """The time loop of the forward pass for the batch rows ``b0:b1``.
 
     Training (``S`` not empty): ``A (T, B, 3U)`` holds the input projections
@@ -243,6 +243,15 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, b0, b1)
     :func:`matmul_rowwise`, so each sequence's result is independent of the
     batch and of the row range it is computed in. Rows never interact, so
     disjoint row ranges can run on separate threads.
+
+    Token input at inference may pass ``table (V, 3U)``, the input
+    projections of the whole vocabulary (``E @ W`` row by row, see
+    :func:`skgru._cpu_stack.projected_embedding`), and the time-major token
+    ids ``(T, B)``: each step then copies its rows' projections from the
+    table instead of multiplying (``X`` is not read). Since
+    :func:`matmul_rowwise` gives each row the same bits wherever it sits,
+    the table's rows are the products this function would make, bitwise.
+    Otherwise both are empty.
     """
     T = mask.shape[0]
     U = R.shape[0]
@@ -251,7 +260,8 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, b0, b1)
     one = np.ones(1, dtype=H.dtype)[0]
     store = S.shape[0] > 0
     use_rmask = rmask.shape[0] > 0
-    project_here = not store and X.shape[2] > 0
+    use_table = table.shape[0] > 0
+    project_here = not store and not use_table and X.shape[2] > 0
     a_step = np.zeros((0 if store else Bc, G), dtype=H.dtype)
     b_i = bias[0]
     b_h = bias[1]
@@ -283,7 +293,10 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, b0, b1)
             a_t = A[t, b0:b1]
         else:
             a_t = a_step
-            if project_here:
+            if use_table:
+                for b in range(Bc):
+                    a_t[b] = table[ids[t, b0 + b]]
+            elif project_here:
                 matmul_rowwise(X[t, b0:b1], Wa, a_t)
         if use_rmask:
             for b in range(Bc):
@@ -372,7 +385,9 @@ WEIGHTS = 1  # phase of gru_backward_part: weight gradients from the steps lo:hi
 
 
 @njit
-def gru_forward_part(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A, phase, lo, hi):
+def gru_forward_part(
+    X, mask, W, R, bias, h0, rmask, reset_after, H, S, A, table, ids, phase, lo, hi
+):
     """One piece of the forward pass: ``phase`` PROJECT (steps ``lo:hi``) or RECUR (rows).
 
     The host runs all PROJECT pieces, then all RECUR pieces, each set on
@@ -385,7 +400,7 @@ def gru_forward_part(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A, phase
         n = (hi - lo) * B
         project_inputs(X[lo:hi].reshape(n, F), W, A[lo:hi].reshape(n, A.shape[2]))
     else:
-        gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, lo, hi)
+        gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, ids, lo, hi)
 
 
 @njit
@@ -398,7 +413,9 @@ def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
     as ``dA``); inference does not use it.
     """
     T, B, F = X.shape
-    args = (X, mask, W, R, bias, h0, rmask, reset_after, H, S, A)
+    table = np.empty((0, A.shape[2]), dtype=H.dtype)
+    ids = np.zeros((0, 0), dtype=np.int32)
+    args = (X, mask, W, R, bias, h0, rmask, reset_after, H, S, A, table, ids)
     if S.shape[0] > 0:  # inference projects step by step inside the recurrence
         gru_forward_part(*args, PROJECT, 0, T)
     gru_forward_part(*args, RECUR, 0, B)
