@@ -234,7 +234,13 @@ class CPUTrainer:
 
 
 def _length_order(seqs):
-    """Indices sorted by the span of valid steps, so batches waste little padding."""
+    """Indices sorted by the span of valid steps, so batches waste little padding.
+
+    None when every step of every sequence is valid: the sort would keep
+    the order (it is stable), and batches can then be slices (no gathers).
+    """
+    if seqs.mask.all():
+        return None
     mask = seqs.mask.astype(bool)
     any_valid = mask.any(axis=1)
     T = mask.shape[1]
@@ -271,7 +277,10 @@ class CPUBackend:
         workspace = Workspace()
         with blas_threads():
             for start in range(0, seqs.n_samples, batch_size):
-                idx = order[start : start + batch_size]
+                if order is None:
+                    idx = slice(start, min(start + batch_size, seqs.n_samples))
+                else:
+                    idx = order[start : start + batch_size]
                 Xv, mask = time_major_batch(seqs, idx)
                 tables = None
                 if config.embedding and fitted and E.dtype == dtype:

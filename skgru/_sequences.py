@@ -283,6 +283,9 @@ def to_token_sequences(X, vocab_size=None):
 def time_major_batch(seqs, idx):
     """Gather rows ``idx`` as time-major ``X (Tb, B[, F])`` and ``mask (Tb, B)``.
 
+    ``idx`` holds row indices, or is a slice (then nothing is gathered but
+    the one time-major copy).
+
     Steps that are padding for every row of the batch, before the first valid
     step or after the last, are not computed at all: the state is frozen on
     them, so dropping them is exact.
