@@ -102,7 +102,9 @@ class _TableCache:
     """
 
     def __init__(self):
-        self._lock = threading.Lock()
+        # Re-entrant: a garbage collection inside ``get`` may run a finalizer
+        # (``_drop``) on the thread that holds the lock.
+        self._lock = threading.RLock()
         self._entries = {}
 
     def __len__(self):

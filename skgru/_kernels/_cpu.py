@@ -293,7 +293,8 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
             a_t = A[t, b0:b1]
         else:
             a_t = a_step
-            if use_table:
+            if use_table and not reset_after:
+                # (reset_after reads each row straight from the table.)
                 for b in range(Bc):
                     a_t[b] = table[ids[t, b0 + b]]
             elif project_here:
@@ -312,7 +313,7 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
                     # 3-D indexing and a conditional store LLVM gave up
                     # vectorizing it (alias checks), which cost the W2
                     # forward 2.4x (benchmarks/NOTES.md).
-                    a_row = a_t[b]
+                    a_row = table[ids[t, b0 + b]] if use_table else a_t[b]
                     m_row = M[b]
                     hp = h_prev[b]
                     hn = h_new[b]
