@@ -247,8 +247,10 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
     Token input at inference may pass ``table (V, 3U)``, the input
     projections of the whole vocabulary (``E @ W`` row by row, see
     :func:`skgru._cpu_stack.projected_embedding`), and the time-major token
-    ids ``(T, B)``: each step then copies its rows' projections from the
-    table instead of multiplying (``X`` is not read). Since
+    ids ``(T, B)``: each step then reads its rows' projections from the
+    table instead of multiplying (``X`` is not read; ``reset_after`` reads
+    them in place, where a copy of the rows cost more than the product it
+    replaced, benchmarks/NOTES.md change 20). Since
     :func:`matmul_rowwise` gives each row the same bits wherever it sits,
     the table's rows are the products this function would make, bitwise.
     Otherwise both are empty.
