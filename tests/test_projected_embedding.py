@@ -88,6 +88,28 @@ def test_table_predictions_are_bitwise_the_direct_ones(
     np.testing.assert_array_equal(clf.predict_proba(ids[7:8]), proba[7:8])
 
 
+@pytest.mark.parametrize("reset_after", [True, False])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_both_gate_forms_read_the_table_exactly(reset_after, bidirectional):
+    # reset_after reads the rows in place, reset_after=False copies them.
+    rng = np.random.default_rng(7)
+    ids = _ids(rng, 70, 13, 45)
+    clf = _fit(
+        ids,
+        np.arange(70) % 3,
+        vocab_size=45,
+        units=33,
+        embedding_dim=9,
+        n_jobs=2,
+        reset_after=reset_after,
+        bidirectional=bidirectional,
+    )
+    direct = _direct_logits(clf, ids)
+    clf.predict_proba(ids)
+    assert _entry(clf)[1] is not None
+    np.testing.assert_array_equal(clf._logits(clf._check_X_predict(ids)), direct)
+
+
 def test_table_is_built_once_a_vocabulary_of_tokens_was_predicted():
     rng = np.random.default_rng(0)
     vocab = 1000

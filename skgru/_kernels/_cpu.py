@@ -262,7 +262,7 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
     one = np.ones(1, dtype=H.dtype)[0]
     store = S.shape[0] > 0
     use_rmask = rmask.shape[0] > 0
-    use_table = table.shape[0] > 0
+    use_table = table.shape[0] > 0 and not store
     project_here = not store and not use_table and X.shape[2] > 0
     a_step = np.zeros((0 if store else Bc, G), dtype=H.dtype)
     b_i = bias[0]
