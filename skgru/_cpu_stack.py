@@ -110,10 +110,6 @@ class _TableCache:
     def __len__(self):
         return len(self._entries)
 
-    def clear(self):
-        with self._lock:
-            self._entries.clear()
-
     def _drop(self, key):
         with self._lock:
             self._entries.pop(key, None)
