@@ -248,9 +248,9 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
     projections of the whole vocabulary (``E @ W`` row by row, see
     :func:`skgru._cpu_stack.projected_embedding`), and the time-major token
     ids ``(T, B)``: each step then reads its rows' projections from the
-    table instead of multiplying (``X`` is not read; ``reset_after`` reads
-    them in place, where a copy of the rows cost more than the product it
-    replaced, benchmarks/NOTES.md change 20). Since
+    table instead of multiplying (``X`` is not read; the rows are read in
+    place: a copy of them per step cost more than the product it replaced,
+    benchmarks/NOTES.md change 20). Since
     :func:`matmul_rowwise` gives each row the same bits wherever it sits,
     the table's rows are the products this function would make, bitwise.
     Otherwise both are empty.
@@ -295,11 +295,7 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
             a_t = A[t, b0:b1]
         else:
             a_t = a_step
-            if use_table and not reset_after:
-                # (reset_after reads each row straight from the table.)
-                for b in range(Bc):
-                    a_t[b] = table[ids[t, b0 + b]]
-            elif project_here:
+            if project_here:
                 matmul_rowwise(X[t, b0:b1], Wa, a_t)
         if use_rmask:
             for b in range(Bc):
@@ -345,10 +341,11 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
             _product(HM, R_zr, M, store)
             for b in range(Bc):
                 if m_t[b]:
+                    a_row = table[ids[t, b0 + b]] if use_table else a_t[b]
                     for j in range(U):
                         z, r = _update_gates(
-                            a_t[b, j] + b_i[j],
-                            a_t[b, U + j] + b_i[U + j],
+                            a_row[j] + b_i[j],
+                            a_row[U + j] + b_i[U + j],
                             M[b, j],
                             M[b, U + j],
                             one,
@@ -363,9 +360,10 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
             _product(RH, R_n, Q, store)
             for b in range(Bc):
                 if m_t[b]:
+                    a_row = table[ids[t, b0 + b]] if use_table else a_t[b]
                     for j in range(U):
                         n, h = _candidate_reset_before(
-                            a_t[b, 2 * U + j] + b_i[2 * U + j],
+                            a_row[2 * U + j] + b_i[2 * U + j],
                             Q[b, j],
                             Zt[b, j],
                             h_prev[b, j],
