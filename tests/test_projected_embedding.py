@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference import gru_forward
+from scipy.special import softmax
 
 from skgru import ConstrainedGRUClassifier, _cpu_stack
 from skgru._backend import get_backend
@@ -91,7 +93,7 @@ def test_table_predictions_are_bitwise_the_direct_ones(
 @pytest.mark.parametrize("reset_after", [True, False])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_both_gate_forms_read_the_table_exactly(reset_after, bidirectional):
-    # reset_after reads the rows in place, reset_after=False copies them.
+    # Both forms read the table's rows in place, each through its own loops.
     rng = np.random.default_rng(7)
     ids = _ids(rng, 70, 13, 45)
     clf = _fit(
@@ -108,6 +110,26 @@ def test_both_gate_forms_read_the_table_exactly(reset_after, bidirectional):
     clf.predict_proba(ids)
     assert _entry(clf)[1] is not None
     np.testing.assert_array_equal(clf._logits(clf._check_X_predict(ids)), direct)
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_table_predictions_match_the_numpy_oracle(reset_after):
+    # Independent of both CPU paths: embedding lookup and the float64 NumPy GRU.
+    rng = np.random.default_rng(11)
+    ids = _ids(rng, 60, 10, 30)
+    clf = _fit(ids, np.arange(60) % 3, vocab_size=30, units=12, reset_after=reset_after)
+    clf.predict_proba(ids)
+    assert _entry(clf)[1] is not None
+    E, W, R, b, Wd, bd = [w.astype(np.float64) for w in clf.get_weights()]
+    mask = ids != 0
+    h_seq, _ = gru_forward(E[ids], W, R, b, mask=mask, reset_after=reset_after)
+    pooled = np.zeros((len(ids), clf.units))
+    for i in range(len(ids)):
+        valid = np.flatnonzero(mask[i])
+        if len(valid):
+            pooled[i] = h_seq[i, valid[-1]]
+    expected = softmax(pooled @ Wd + bd, axis=1)
+    np.testing.assert_allclose(clf.predict_proba(ids), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_table_is_built_once_a_vocabulary_of_tokens_was_predicted():

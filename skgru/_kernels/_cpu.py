@@ -264,7 +264,8 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
     use_rmask = rmask.shape[0] > 0
     use_table = table.shape[0] > 0 and not store
     project_here = not store and not use_table and X.shape[2] > 0
-    a_step = np.zeros((0 if store else Bc, G), dtype=H.dtype)
+    # Inference's per-step projections (none when training or reading a table).
+    a_step = np.zeros((0 if store or use_table else Bc, G), dtype=H.dtype)
     b_i = bias[0]
     b_h = bias[1]
     # The weights on a 64-byte boundary (see aligned_copy).
