@@ -201,6 +201,37 @@ def test_run_tasks_reraises_worker_errors_after_all_finish():
     assert sorted(done) == [0, 1, 3]
 
 
+def test_run_tasks_prefers_the_callers_error_and_survives_many_callers():
+    import threading
+
+    def task(i):
+        if i == 0:
+            raise ValueError("from the caller")
+        if i == 1:
+            raise KeyError("from a worker")
+
+    with pytest.raises(ValueError, match="from the caller"):
+        run_tasks(task, [(i,) for i in range(3)])
+
+    # More callers than workers, each with more tasks than there are workers:
+    # every caller runs its own first task, so all finish.
+    out = np.zeros((6, 5), dtype=int)
+
+    def fill(row, col):
+        out[row, col] = row * 10 + col
+
+    callers = [
+        threading.Thread(target=run_tasks, args=(fill, [(r, c) for c in range(5)]))
+        for r in range(6)
+    ]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join(60)
+    assert not any(t.is_alive() for t in callers)
+    np.testing.assert_array_equal(out, np.arange(6)[:, None] * 10 + np.arange(5))
+
+
 def test_split_bounds():
     assert split(7, 3) == [0, 2, 4, 7]
     assert split(2, 5) == [0, 1, 2]

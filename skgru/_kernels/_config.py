@@ -5,8 +5,8 @@ caching, fastmath and the parallel target are decided once.
 """
 
 import os
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numba
@@ -134,54 +134,109 @@ def numba_threads(n_threads):
 # at once (tests/test_concurrency.py), and the OpenMP layer is not fork-safe.
 # --------------------------------------------------------------------------- #
 
-_POOL = None
-_POOL_LOCK = threading.Lock()
+
+class _Task:
+    """One call handed to a worker; ``done`` is released when it has run."""
+
+    __slots__ = ("func", "args", "error", "done")
+
+    def __init__(self, func, args):
+        self.func = func
+        self.args = args
+        self.error = None
+        self.done = threading.Lock()
+        self.done.acquire()
+
+    def run(self):
+        try:
+            self.func(*self.args)
+        except BaseException as exc:  # handed to the caller by run_tasks
+            self.error = exc
+        finally:
+            self.done.release()
 
 
-def _reset_pool_after_fork():
-    # A forked child inherits the pool object but not its threads.
-    global _POOL
-    _POOL = None
+class _Workers:
+    """Daemon threads taking :class:`_Task` items from one shared queue.
+
+    A ``concurrent.futures.ThreadPoolExecutor`` did this before; its futures,
+    condition variables and semaphore cost about 35 us per hand-off here, this
+    about 15 (a queue put, a lock per task; benchmarks/NOTES.md change 22),
+    and a small prediction makes one hand-off, a training step four.
+    """
+
+    def __init__(self):
+        self._queue = queue.SimpleQueue()
+        self._threads = []
+        self._lock = threading.Lock()
+
+    def ensure(self, n_workers):
+        with self._lock:
+            while len(self._threads) < n_workers:
+                thread = threading.Thread(
+                    target=self._serve, name=f"skgru_{len(self._threads)}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+        return self
+
+    def put(self, task):
+        self._queue.put(task)
+
+    def _serve(self):
+        get = self._queue.get
+        while True:
+            get().run()
+
+
+_WORKERS = None
+_WORKERS_LOCK = threading.Lock()
+
+
+def _reset_workers_after_fork():
+    # A forked child inherits the object but not its threads.
+    global _WORKERS, _WORKERS_LOCK
+    _WORKERS = None
+    _WORKERS_LOCK = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_pool_after_fork)
+    os.register_at_fork(after_in_child=_reset_workers_after_fork)
 
 
-def _pool(n_workers):
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None or _POOL._max_workers < n_workers:
-            old = _POOL
-            _POOL = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="skgru")
-            if old is not None:
-                old.shutdown(wait=False)
-        return _POOL
+def _workers(n_workers):
+    global _WORKERS
+    with _WORKERS_LOCK:
+        if _WORKERS is None:
+            _WORKERS = _Workers()
+    return _WORKERS.ensure(n_workers)
 
 
 def run_tasks(func, args_list):
     """Call ``func(*args)`` for every ``args`` in ``args_list``; the first in this thread.
 
-    The others go to a shared thread pool; all have finished when this
-    returns, and the first exception raised by any of them is re-raised. The
-    tasks must write disjoint outputs.
+    The others go to shared worker threads; all have finished when this
+    returns, and the first exception raised by any of them (this thread's
+    first) is re-raised. The tasks must write disjoint outputs. Several
+    threads may call this at once: they share the workers, and each runs its
+    own first task, so none waits on a worker that waits on it.
     """
     if len(args_list) == 1:
         func(*args_list[0])
         return
-    pool = _pool(len(args_list) - 1)
-    futures = [pool.submit(func, *args) for args in args_list[1:]]
+    tasks = [_Task(func, args) for args in args_list[1:]]
+    workers = _workers(len(tasks))
+    for task in tasks:
+        workers.put(task)
     error = None
     try:
         func(*args_list[0])
     except BaseException as exc:  # wait for the others before raising
         error = exc
-    for f in futures:
-        try:
-            f.result()
-        except BaseException as exc:
-            if error is None:
-                error = exc
+    for task in tasks:
+        task.done.acquire()
+        if error is None:
+            error = task.error
     if error is not None:
         raise error
 
