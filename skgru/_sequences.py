@@ -77,9 +77,9 @@ def _check_finite(a, where, axes):
     Runs after the cast to the model dtype, so a finite value too large for
     float32 shows up as infinity.
     """
-    bad = ~np.isfinite(a)
-    if bad.any():
-        pos = np.unravel_index(int(np.argmax(bad)), a.shape)
+    finite = np.isfinite(a)
+    if not finite.all():
+        pos = np.unravel_index(int(np.argmin(finite)), a.shape)  # the first False
         if np.isnan(a[pos]):
             what = "NaN"
         else:
