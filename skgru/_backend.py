@@ -281,7 +281,7 @@ class CPUBackend:
                     idx = slice(start, min(start + batch_size, seqs.n_samples))
                 else:
                     idx = order[start : start + batch_size]
-                Xv, mask = time_major_batch(seqs, idx)
+                Xv, mask = time_major_batch(seqs, idx, dense=order is None)
                 tables = None
                 if config.embedding and fitted and E.dtype == dtype:
                     tables = [

@@ -169,7 +169,8 @@ class _BaseGRU(BaseEstimator):
             )
 
     def _check_X_predict(self, X):
-        check_is_fitted(self, "_weights")
+        if "_weights" not in self.__dict__:  # skips check_is_fitted's tag lookups when fitted
+            check_is_fitted(self, "_weights")
         return self._validate_X(X, reset=False)
 
     # -- training ---------------------------------------------------------------

@@ -280,7 +280,7 @@ def to_token_sequences(X, vocab_size=None):
     return Sequences(ids, (ids != 0).astype(np.uint8))
 
 
-def time_major_batch(seqs, idx):
+def time_major_batch(seqs, idx, dense=False):
     """Gather rows ``idx`` as time-major ``X (Tb, B[, F])`` and ``mask (Tb, B)``.
 
     ``idx`` holds row indices, or is a slice (then nothing is gathered but
@@ -288,8 +288,12 @@ def time_major_batch(seqs, idx):
 
     Steps that are padding for every row of the batch, before the first valid
     step or after the last, are not computed at all: the state is frozen on
-    them, so dropping them is exact.
+    them, so dropping them is exact. ``dense=True`` says the caller knows
+    every step of every row is valid: the mask is then not searched.
     """
+    if dense:
+        X = np.ascontiguousarray(np.swapaxes(seqs.values[idx], 0, 1))
+        return X, np.ones(X.shape[:2], dtype=seqs.mask.dtype)
     mask = seqs.mask[idx]
     valid_any = np.flatnonzero(mask.any(axis=0))
     if len(valid_any):
