@@ -281,10 +281,61 @@ def test_concurrent_fits_share_the_pool():
 def test_blas_threads_restores_the_counts_even_on_error():
     from skgru._kernels._config import _blas_libraries, blas_threads
 
-    libs = _blas_libraries()
+    shared, local = _blas_libraries()
+    libs = shared + local
     before = [lib.get_num_threads() for lib in libs]
     with pytest.raises(RuntimeError):
         with blas_threads(1):
             assert all(lib.get_num_threads() == 1 for lib in libs)
             raise RuntimeError
     assert [lib.get_num_threads() for lib in libs] == before
+
+
+def test_blas_threads_limit_every_thread_and_restore_after_the_last_block():
+    """A fit in a second Python thread is held to one BLAS thread too.
+
+    threadpoolctl's OpenBLAS setter obeys only the first thread that used it
+    (here the main thread, made so on purpose); the limit must still apply in
+    other threads, and overlapping blocks must restore the counts only when
+    the last of them leaves.
+    """
+    import threading
+
+    from threadpoolctl import threadpool_limits
+
+    from skgru._kernels._config import _blas_libraries, blas_threads
+
+    shared, local = _blas_libraries()
+    if not shared + local:
+        pytest.skip("no BLAS library found by threadpoolctl")
+    with threadpool_limits(limits=2, user_api="blas"):  # the main thread controls
+        for lib in shared:  # 2 threads, whichever thread threadpoolctl obeys
+            lib._real_set_num_threads(2)
+        counts = lambda libs: [lib.get_num_threads() for lib in libs]  # noqa: E731
+        before = counts(shared + local)
+        seen = {}
+        a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+        def block_a():
+            with blas_threads(1):
+                seen["a"] = counts(shared + local)
+                a_in.set()
+                b_in.wait(30)
+            a_out.set()
+
+        def block_b():
+            a_in.wait(30)
+            with blas_threads(1):
+                b_in.set()
+                a_out.wait(30)
+                seen["b after a left"] = counts(shared + local)
+
+        threads = [threading.Thread(target=block_a), threading.Thread(target=block_b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        after = counts(shared + local)
+    assert seen["a"] == [1] * len(before)
+    assert seen["b after a left"] == [1] * len(before)
+    assert after == before

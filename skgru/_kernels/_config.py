@@ -74,37 +74,103 @@ def _controller():
 _BLAS_LIBS = None
 
 
+def _process_wide(lib):
+    """True for a BLAS whose thread count is one setting for the whole process.
+
+    That is OpenBLAS on its own pthreads (not on OpenMP, whose limit is per
+    thread). threadpoolctl's public ``set_num_threads`` for it obeys only the
+    first thread that ever called it and silently does nothing in any other
+    (its "controlling thread", so that threads do not fight over the one
+    setting): a fit in a second Python thread then ran its products on every
+    BLAS thread, W2's training step 1.4-1.75x slower than on the main thread
+    (benchmarks/NOTES.md, change 24). Such libraries are set through
+    ``_real_set_num_threads`` (the setter behind that check) under
+    :func:`blas_threads`' process-wide hold instead.
+    """
+    return (
+        lib.internal_api == "openblas"
+        and getattr(lib, "threading_layer", None) != "openmp"
+        and hasattr(lib, "_real_set_num_threads")
+    )
+
+
 def _blas_libraries():
+    """The BLAS libraries as ``(process_wide, per_thread)`` threadpoolctl controllers."""
     global _BLAS_LIBS
     if _BLAS_LIBS is None:
-        _BLAS_LIBS = [lib for lib in _controller().lib_controllers if lib.user_api == "blas"]
+        libs = [lib for lib in _controller().lib_controllers if lib.user_api == "blas"]
+        _BLAS_LIBS = (
+            [lib for lib in libs if _process_wide(lib)],
+            [lib for lib in libs if not _process_wide(lib)],
+        )
     return _BLAS_LIBS
+
+
+class _BlasHold:
+    """The process-wide BLAS thread count, held while any :func:`blas_threads` block runs.
+
+    The first block to enter (in any thread) saves the counts and sets its
+    own; later ones only count themselves in; the last to leave restores the
+    saved counts. Overlapping blocks in several threads therefore never
+    restore a count under another one's feet.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.holders = 0
+        self.saved = []
+
+    def enter(self, libs, n_threads):
+        with self.lock:
+            if self.holders == 0:
+                self.saved = [lib.get_num_threads() for lib in libs]
+                for lib, old in zip(libs, self.saved):
+                    if old != n_threads:
+                        lib._real_set_num_threads(n_threads)
+            self.holders += 1
+
+    def leave(self, libs, n_threads):
+        with self.lock:
+            self.holders -= 1
+            if self.holders == 0:
+                for lib, old in zip(libs, self.saved):
+                    if old != n_threads:
+                        lib._real_set_num_threads(old)
+
+
+_BLAS_HOLD = _BlasHold()
 
 
 @contextmanager
 def blas_threads(n_threads=BLAS_THREADS):
     """Limit the BLAS libraries to ``n_threads`` for the block; always restored.
 
-    ``None`` leaves them alone. The libraries are found once per process;
-    each entry then costs a few microseconds (a get and, where the count
-    differs, a set per library: threadpoolctl's ``limit`` rescans their
-    state, about 60 microseconds, a visible part of predicting a small batch).
+    ``None`` leaves them alone. A library whose count is per thread is set
+    and restored in the calling thread. A process-wide one (OpenBLAS on
+    pthreads) is held at the count of the first block to enter until the last
+    one, in whatever thread, leaves: meanwhile every BLAS call of the process
+    runs on that many threads. The libraries are found once per process; an
+    entry then costs a few microseconds (threadpoolctl's ``limit`` rescans
+    their state, about 60 microseconds, a visible part of predicting a small
+    batch).
     """
     if n_threads is None:
         yield
         return
-    libs = _blas_libraries()
+    shared, local = _blas_libraries()
     n_threads = int(n_threads)
-    previous = [lib.get_num_threads() for lib in libs]
+    previous = [lib.get_num_threads() for lib in local]
+    _BLAS_HOLD.enter(shared, n_threads)
     try:
-        for lib, old in zip(libs, previous):
+        for lib, old in zip(local, previous):
             if old != n_threads:
                 lib.set_num_threads(n_threads)
         yield
     finally:
-        for lib, old in zip(libs, previous):
+        for lib, old in zip(local, previous):
             if old != n_threads:
                 lib.set_num_threads(old)
+        _BLAS_HOLD.leave(shared, n_threads)
 
 
 @contextmanager
@@ -194,10 +260,12 @@ _WORKERS_LOCK = threading.Lock()
 
 
 def _reset_workers_after_fork():
-    # A forked child inherits the object but not its threads.
-    global _WORKERS, _WORKERS_LOCK
+    # A forked child inherits the objects but not their threads (nor a lock
+    # that one of them held, nor the blocks that held BLAS).
+    global _WORKERS, _WORKERS_LOCK, _BLAS_HOLD
     _WORKERS = None
     _WORKERS_LOCK = threading.Lock()
+    _BLAS_HOLD = _BlasHold()
 
 
 if hasattr(os, "register_at_fork"):
