@@ -443,3 +443,32 @@ def test_matmul_rowwise_matches_numpy_and_is_row_independent():
             row = np.empty((1, 5), dtype=dtype)
             _cpu.matmul_rowwise(np.ascontiguousarray(A[i : i + 1]), Bm, row)
             np.testing.assert_array_equal(row[0], out[i])
+
+
+def _compile_with_wide_vectors():
+    """A fresh (uncached) ``@njit`` function that calls ``wide_vectors()``; its LLVM IR."""
+    import numba
+
+    from skgru._kernels._config import wide_vectors
+
+    @numba.njit(cache=False)
+    def scale(x):
+        wide_vectors()
+        for i in range(x.shape[0]):
+            x[i] *= 2.0
+
+    x = np.ones(37, dtype=np.float32)
+    scale(x)
+    np.testing.assert_array_equal(x, 2.0)
+    return "\n".join(scale.inspect_llvm().values())
+
+
+def test_wide_vectors_marks_the_function_when_llvm_takes_the_attribute(monkeypatch):
+    from skgru._kernels import _config
+
+    if not _config._string_attributes_work():
+        pytest.skip("this llvmlite / LLVM does not take the string attributes")
+    assert '"prefer-vector-width"="512"' in _compile_with_wide_vectors()
+    # Where the probe fails, nothing is added and the function still compiles.
+    monkeypatch.setattr(_config, "_string_attributes_work", lambda: False)
+    assert "prefer-vector-width" not in _compile_with_wide_vectors()

@@ -4,12 +4,15 @@ Every ``@njit`` in :mod:`skgru._kernels` takes its options from here, so
 caching, fastmath and the parallel target are decided once.
 """
 
+import functools
 import os
 import queue
 import threading
 from contextlib import contextmanager
 
 import numba
+from numba import types
+from numba.extending import intrinsic
 
 # ``cache=True`` writes compiled code next to the module (or under
 # NUMBA_CACHE_DIR when that is not writable), so a fresh process skips
@@ -46,6 +49,57 @@ def njit(func=None, **extra):
 def scalar(func):
     """Compile a scalar helper from :mod:`._math` for use inside CPU kernels."""
     return numba.njit(**SCALAR_OPTIONS)(func)
+
+
+# Vector width of the gate loops. On AVX-512 hosts LLVM vectorizes for 256-bit
+# registers unless a function asks for more ("prefer-256-bit" tuning, against
+# the clock drop of 512-bit code on older Xeons). The gate loops are long
+# chains of multiply-adds and three divisions per unit; with 512-bit vectors
+# they ran 1.35-1.5x faster in a flat loop on this Emerald Rapids host, the
+# same bits (each lane computes what it did; no reductions). numba sets no
+# per-function target options, so ``wide_vectors()``, called at the top of a
+# kernel, adds LLVM's string attributes to the function being compiled
+# (benchmarks/NOTES.md, change 25). llvmlite has no API for them either: they
+# go into its attribute set past its check of known names, and only after a
+# probe has shown that this llvmlite writes them and this LLVM parses the
+# result; otherwise nothing is added. Hosts without AVX-512 ignore them.
+_WIDE_VECTOR_ATTRIBUTES = ('"prefer-vector-width"="512"', '"min-legal-vector-width"="512"')
+
+
+@functools.lru_cache(maxsize=1)
+def _string_attributes_work():
+    """True when llvmlite emits the attributes above and LLVM accepts them (compile time only)."""
+    try:
+        import llvmlite.binding as llvm
+        from llvmlite import ir
+
+        module = ir.Module(name="skgru_probe")
+        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), []), name="probe")
+        if not isinstance(fn.attributes, set):
+            return False
+        for attr in _WIDE_VECTOR_ATTRIBUTES:
+            set.add(fn.attributes, attr)
+        ir.IRBuilder(fn.append_basic_block()).ret_void()
+        text = str(module)
+        if not all(attr in text for attr in _WIDE_VECTOR_ATTRIBUTES):
+            return False
+        llvm.parse_assembly(text).verify()
+        return True
+    except Exception:
+        return False
+
+
+@intrinsic
+def wide_vectors(typingctx):
+    """Ask LLVM for 512-bit vectors in the calling ``@njit`` function (a no-op value)."""
+
+    def codegen(context, builder, signature, args):
+        if _string_attributes_work():
+            for attr in _WIDE_VECTOR_ATTRIBUTES:
+                set.add(builder.function.attributes, attr)
+        return context.get_dummy_value()
+
+    return types.none(), codegen
 
 
 # BLAS threads inside the kernels. The per-step products of a GRU are small

@@ -30,7 +30,7 @@ from numba import types
 from numba.extending import overload
 
 from . import _math
-from ._config import GATE_FASTMATH, njit, scalar
+from ._config import GATE_FASTMATH, njit, scalar, wide_vectors
 
 # --------------------------------------------------------------------------- #
 # float32 transcendentals that LLVM can vectorize.
@@ -255,6 +255,7 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
     the table's rows are the products this function would make, bitwise.
     Otherwise both are empty.
     """
+    wide_vectors()
     T = mask.shape[0]
     U = R.shape[0]
     G = 3 * U
