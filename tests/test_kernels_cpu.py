@@ -472,3 +472,45 @@ def test_wide_vectors_marks_the_function_when_llvm_takes_the_attribute(monkeypat
     # Where the probe fails, nothing is added and the function still compiles.
     monkeypatch.setattr(_config, "_string_attributes_work", lambda: False)
     assert "prefer-vector-width" not in _compile_with_wide_vectors()
+
+
+_PURE_PYTHON_FIT = """
+import json, warnings
+import numpy as np
+from skgru import ConstrainedGRUClassifier
+rng = np.random.default_rng(0)
+X = rng.standard_normal((12, 5, 3)); y = np.arange(12) % 3
+clf = ConstrainedGRUClassifier(units=4, dtype="float64", max_iter=3, batch_size=6,
+                               random_state=0, device="cpu", n_jobs=2)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    clf.fit(X, y)
+print(json.dumps(clf.predict_proba(X).tolist()))
+"""
+
+
+def test_kernels_also_run_as_python():
+    """With NUMBA_DISABLE_JIT=1 (debuggers, coverage) the kernels run as Python.
+
+    Every helper the kernels call must then work as plain Python (the
+    ``wide_vectors()`` compile-time hint is a no-op there); float64 keeps the
+    same libm functions on both paths, so the results agree to rounding.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def run(disable_jit):
+        env = {**os.environ, "NUMBA_DISABLE_JIT": "1" if disable_jit else "0"}
+        proc = subprocess.run(
+            [sys.executable, "-c", _PURE_PYTHON_FIT],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        return np.array(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+    np.testing.assert_allclose(run(True), run(False), rtol=1e-9, atol=1e-12)

@@ -90,9 +90,7 @@ def _string_attributes_work():
 
 
 @intrinsic
-def wide_vectors(typingctx):
-    """Ask LLVM for 512-bit vectors in the calling ``@njit`` function (a no-op value)."""
-
+def _wide_vectors(typingctx):
     def codegen(context, builder, signature, args):
         if _string_attributes_work():
             for attr in _WIDE_VECTOR_ATTRIBUTES:
@@ -100,6 +98,15 @@ def wide_vectors(typingctx):
         return context.get_dummy_value()
 
     return types.none(), codegen
+
+
+def _no_op():
+    pass
+
+
+# Ask LLVM for 512-bit vectors in the calling ``@njit`` function; with
+# NUMBA_DISABLE_JIT the kernels run as Python, where it does nothing.
+wide_vectors = _no_op if numba.config.DISABLE_JIT else _wide_vectors
 
 
 # BLAS threads inside the kernels. The per-step products of a GRU are small
