@@ -179,24 +179,24 @@ class _BlasHold:
     def __init__(self):
         self.lock = threading.Lock()
         self.holders = 0
-        self.saved = []
+        self.restore = []  # (library, count) pairs the first holder changed
 
     def enter(self, libs, n_threads):
         with self.lock:
             if self.holders == 0:
-                self.saved = [lib.get_num_threads() for lib in libs]
-                for lib, old in zip(libs, self.saved):
-                    if old != n_threads:
-                        lib._real_set_num_threads(n_threads)
+                counts = [lib.get_num_threads() for lib in libs]
+                self.restore = [(lib, old) for lib, old in zip(libs, counts) if old != n_threads]
+                for lib, _ in self.restore:
+                    lib._real_set_num_threads(n_threads)
             self.holders += 1
 
-    def leave(self, libs, n_threads):
+    def leave(self):
         with self.lock:
             self.holders -= 1
             if self.holders == 0:
-                for lib, old in zip(libs, self.saved):
-                    if old != n_threads:
-                        lib._real_set_num_threads(old)
+                for lib, old in self.restore:
+                    lib._real_set_num_threads(old)
+                self.restore = []
 
 
 _BLAS_HOLD = _BlasHold()
@@ -231,7 +231,7 @@ def blas_threads(n_threads=BLAS_THREADS):
         for lib, old in zip(local, previous):
             if old != n_threads:
                 lib.set_num_threads(old)
-        _BLAS_HOLD.leave(shared, n_threads)
+        _BLAS_HOLD.leave()
 
 
 @contextmanager
