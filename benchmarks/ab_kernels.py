@@ -6,10 +6,13 @@ Usage::
 
 ``REF`` is a git commit; its ``skgru/_kernels`` is extracted into a temporary
 package and imported next to the working tree's kernels. For each workload
-shape (float32, reset_after, no padding) the one-thread ``gru_forward`` with
-stored gates (training), without (inference) and ``gru_backward`` of both
-versions run alternately, ``--reps`` times each; the table gives medians and
-old / new ratios, and whether both versions gave the same bits. Kernel-level
+shape (float32, reset_after unless ``--reset-before``, no padding) the
+one-thread ``gru_forward`` with stored gates (training), without (inference)
+and ``gru_backward`` of both versions run alternately, ``--reps`` times each;
+with ``--threads N`` also the inference recurrence split into N row ranges
+run at once on skgru's worker threads (as ``predict`` with ``n_jobs=N``).
+The table gives medians and old / new ratios, and whether both versions gave
+the same bits. Kernel-level
 changes of 10-20 % are invisible in whole-benchmark runs on a shared machine;
 alternating calls in one process see them.
 """
@@ -69,13 +72,13 @@ def inputs(B, T, F, U):
     }
 
 
-def run(mod, d, B, T, F, U):
+def run(mod, d, B, T, F, U, reset_after=True, threads=1):
     f32 = np.float32
     H = np.empty((T + 1, B, U), f32)
     S = np.empty((T, B, 4 * U), f32)
     A = np.empty((T, B, 3 * U), f32)
     times = {}
-    args = (d["X"], d["mask"], d["W"], d["R"], d["b2"], d["h0"], d["rmask"], True)
+    args = (d["X"], d["mask"], d["W"], d["R"], d["b2"], d["h0"], d["rmask"], reset_after)
     t0 = time.perf_counter()
     mod.gru_forward(*args, H, S, A)
     times["train forward"] = time.perf_counter() - t0
@@ -87,12 +90,24 @@ def run(mod, d, B, T, F, U):
     db, dX, dM = np.empty((2, 3 * U), f32), np.empty((T, B, F), f32), np.empty_like(A)
     t0 = time.perf_counter()
     mod.gru_backward(
-        d["X"], d["mask"], d["W"], d["R"], d["rmask"], True, H, S,
+        d["X"], d["mask"], d["W"], d["R"], d["rmask"], reset_after, H, S,
         np.zeros((0, B, U), f32), np.full((B, U), 0.1, f32),
         dW, dR, db, dX, np.empty((B, U), f32), A, dM,
     )  # fmt: skip
     times["backward"] = time.perf_counter() - t0
-    return times, (H, H2, dW, dR, db, dX)
+    outs = [H, H2, dW, dR, db, dX]
+    if threads > 1:
+        from skgru._kernels._config import run_tasks, split
+
+        H3 = np.empty_like(H)
+        table, ids = np.empty((0, 3 * U), f32), np.zeros((0, 0), np.int32)
+        part = args + (H3, np.empty((0, B, 4 * U), f32), A2, table, ids, mod.RECUR)
+        rows = split(B, threads)
+        t0 = time.perf_counter()
+        run_tasks(mod.gru_forward_part, [part + (r0, r1) for r0, r1 in zip(rows, rows[1:])])
+        times[f"inference, {threads} threads"] = time.perf_counter() - t0
+        outs.append(H3)
+    return times, tuple(outs)
 
 
 def main():
@@ -106,13 +121,20 @@ def main():
         default=1,
         help="divide each batch by this (2: the rows one of two threads sees)",
     )
+    ap.add_argument("--reset-before", action="store_true", help="reset_after=False kernels")
+    ap.add_argument(
+        "--threads", type=int, default=1, help="also time the inference split over N threads"
+    )
     args = ap.parse_args()
+    opts = {"reset_after": not args.reset_before, "threads": args.threads}
     from skgru._kernels import _cpu as new
     from skgru._kernels._config import blas_threads
 
     with tempfile.TemporaryDirectory() as tmp:
         old = load_old(args.ref, tmp)
-        print(f"kernels of {args.ref} (old) vs the working tree (new), one thread, medians of")
+        form = "reset_after=False" if args.reset_before else "reset_after=True"
+        print(f"kernels of {args.ref} (old) vs the working tree (new), {form}, one thread")
+        print("unless stated, medians of", end=" ")
         print(f"{args.reps} alternating calls, ms\n")
         print("| workload | part | old | new | old / new | same bits |")
         print("|---|---|---|---|---|---|")
@@ -121,14 +143,14 @@ def main():
                 B, T, F, U = SHAPES[name]
                 shape = (B // args.rows, T, F, U)
                 d = inputs(*shape)
-                _, a = run(old, d, *shape)
-                _, b = run(new, d, *shape)
+                _, a = run(old, d, *shape, **opts)
+                _, b = run(new, d, *shape, **opts)
                 same = all(np.array_equal(x, y) for x, y in zip(a, b))
                 res = {"old": [], "new": []}
                 for i in range(args.reps):
                     order = (("old", old), ("new", new))
                     for label, mod in order if i % 2 == 0 else order[::-1]:
-                        res[label].append(run(mod, d, *shape)[0])
+                        res[label].append(run(mod, d, *shape, **opts)[0])
                 for part in res["old"][0]:
                     o = np.median([r[part] for r in res["old"]]) * 1e3
                     n = np.median([r[part] for r in res["new"]]) * 1e3

@@ -474,6 +474,88 @@ def test_wide_vectors_marks_the_function_when_llvm_takes_the_attribute(monkeypat
     assert "prefer-vector-width" not in _compile_with_wide_vectors()
 
 
+def _define_line(dispatcher, name):
+    """The LLVM ``define`` line of the compiled function itself (not its wrappers)."""
+    ir_text = "\n".join(dispatcher.inspect_llvm().values())
+    return next(
+        line
+        for line in ir_text.splitlines()
+        if line.startswith("define") and name in line and "cpython" not in line
+    )
+
+
+def test_noalias_arrays_marks_the_data_pointers_of_array_arguments():
+    """The gate loops' functions tell LLVM their arrays do not overlap.
+
+    Without it LLVM checks every pair of row pointers at run time before each
+    row's vector loop (benchmarks/NOTES.md, change 26).
+    """
+    import re
+
+    import numba
+
+    from skgru._kernels._config import noalias_arrays
+
+    def body(a, b, n):
+        for i in range(n):
+            b[i] = a[i] + 1.0
+
+    @numba.njit(cache=False)
+    def marked(a, b, n):
+        noalias_arrays()
+        body_inline(a, b, n)
+
+    @numba.njit(cache=False)
+    def plain(a, b, n):
+        body_inline(a, b, n)
+
+    body_inline = numba.njit(inline="always")(body)
+    a, b = np.arange(5.0), np.zeros(5)
+    for f in (marked, plain):
+        f(a, b, 5)
+        np.testing.assert_array_equal(b, a + 1.0)
+
+    def noalias_args(f, name):
+        line = _define_line(f, name)
+        params = re.findall(r"(ptr|\w+\*)([^,%]*)%\"?(arg\.[\w.]+)", line)
+        return {arg for _, attrs, arg in params if "noalias" in attrs}
+
+    # numba passes an array as its fields; the data pointer is field 4.
+    assert noalias_args(marked, "marked") == {"arg.a.4", "arg.b.4"}
+    assert not noalias_args(plain, "plain") & {"arg.a.4", "arg.b.4"}
+
+
+def test_borrowed_arrays_and_their_views_carry_no_reference_count():
+    """``borrowed(a)`` drops the memory-info pointer, and views of it inherit that.
+
+    A null pointer is what makes numba skip the atomic reference counting of
+    every view the kernels make (benchmarks/NOTES.md, change 27).
+    """
+    import numba
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    from skgru._kernels._config import borrowed
+
+    @intrinsic
+    def counted(typingctx, arr):
+        def codegen(context, builder, signature, args):
+            meminfo = context.make_array(arr)(context, builder, value=args[0]).meminfo
+            return builder.not_(cgutils.is_null(builder, meminfo))
+
+        return types.boolean(arr), codegen
+
+    @numba.njit(cache=False)
+    def probe(a):
+        b = borrowed(a)
+        view = b[1:3]
+        return counted(a), counted(b), counted(view), view.sum(), b[4]
+
+    a = np.arange(6.0)
+    assert probe(a) == (True, False, False, 3.0, 4.0)
+
+
 _PURE_PYTHON_FIT = """
 import json, warnings
 import numpy as np

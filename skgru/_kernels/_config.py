@@ -7,10 +7,12 @@ caching, fastmath and the parallel target are decided once.
 import functools
 import os
 import queue
+import re
 import threading
 from contextlib import contextmanager
 
 import numba
+from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
@@ -107,6 +109,65 @@ def _no_op():
 # Ask LLVM for 512-bit vectors in the calling ``@njit`` function; with
 # NUMBA_DISABLE_JIT the kernels run as Python, where it does nothing.
 wide_vectors = _no_op if numba.config.DISABLE_JIT else _wide_vectors
+
+
+# Array arguments that do not overlap. LLVM vectorizes a loop over rows
+# of several arrays only behind run-time checks that no store overlaps a
+# load; when the loop sits in another loop over rows, those checks ran before
+# every row, hundreds of instructions each (benchmarks/NOTES.md, change 26).
+# ``noalias_arrays()``, called in a kernel, marks the data pointers of all its
+# array arguments ``noalias``, as C's ``restrict``: the caller promises that
+# no element written through one argument is read or written through
+# another. numba passes an array as its fields (meminfo, parent, nitems,
+# itemsize, data, shape, strides), so a data pointer is the parameter named
+# ``arg.<name>.4``; if none is found, nothing is marked.
+_ARRAY_DATA_ARG = re.compile(r"^arg\.[^.]+\.4$")
+
+
+@intrinsic
+def _noalias_arrays(typingctx):
+    def codegen(context, builder, signature, args):
+        for arg in builder.function.args:
+            if _ARRAY_DATA_ARG.match(arg.name) and isinstance(arg.type, ir.PointerType):
+                arg.add_attribute("noalias")
+        return context.get_dummy_value()
+
+    return types.none(), codegen
+
+
+noalias_arrays = _no_op if numba.config.DISABLE_JIT else _noalias_arrays
+
+
+# Views without reference counting. Every array view numba makes (``H[t]``,
+# a row block handed to BLAS) increments and later decrements its parent's
+# reference count: an atomic operation in a function call, on a count that
+# both threads of a split batch touch for the same arrays. A small step of
+# W1 made some 40 of them (benchmarks/NOTES.md, change 27).
+# ``borrowed(a)`` returns ``a`` without its memory-info pointer, so views of
+# it count nothing (numba skips a null one). Only for arrays that outlive
+# every use of the result: a kernel's arguments, which its caller holds.
+
+
+@intrinsic
+def _borrowed(typingctx, arr):
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        src = context.make_array(arr)(context, builder, value=args[0])
+        out = context.make_array(arr)(context, builder, value=args[0])
+        out.meminfo = ir.Constant(src.meminfo.type, None)
+        out.parent = ir.Constant(src.parent.type, None)
+        return out._getvalue()
+
+    return arr(arr), codegen
+
+
+def _identity(arr):
+    return arr
+
+
+borrowed = _identity if numba.config.DISABLE_JIT else _borrowed
 
 
 # BLAS threads inside the kernels. The per-step products of a GRU are small

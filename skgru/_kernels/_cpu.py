@@ -30,7 +30,7 @@ from numba import types
 from numba.extending import overload
 
 from . import _math
-from ._config import GATE_FASTMATH, njit, scalar, wide_vectors
+from ._config import GATE_FASTMATH, borrowed, njit, noalias_arrays, scalar, wide_vectors
 
 # --------------------------------------------------------------------------- #
 # float32 transcendentals that LLVM can vectorize.
@@ -202,6 +202,123 @@ def _any_valid(mask_t):
     return False
 
 
+@njit(fastmath=GATE_FASTMATH)
+def _gate_rows_reset_after(a_src, a_ids, M, b_i, b_h, h_prev, h_new, s_rows, store, m_t, one):
+    """The gate loop of one step for ``reset_after=True``: fills ``h_new`` and the gates.
+
+    Row ``b`` reads its input projection from ``a_src[a_ids[b]]`` (a
+    projected-embedding table) or ``a_src[b]`` when ``a_ids`` is empty, and
+    writes ``[z | r | n | m_n]`` to ``s_rows[b]`` (training, ``store``) or
+    to the scratch row ``s_rows[0]``. A masked row keeps its state (and
+    stores zeros).
+
+    A function of its own, called once per step, whose arrays are declared
+    not to overlap (:func:`~._config.noalias_arrays`): inlined into the time
+    loop, LLVM checked every pair of row pointers at run time before each
+    row's vector loop, several hundred instructions per row (about half of
+    W1's forward kernel; benchmarks/NOTES.md change 26). 1-D row views and
+    no branch in the unit loop: with 3-D indexing and a conditional store
+    LLVM gave up vectorizing it (change 5).
+    """
+    noalias_arrays()
+    wide_vectors()
+    U = h_prev.shape[1]
+    use_ids = a_ids.shape[0] > 0
+    for b in range(h_prev.shape[0]):
+        s = b if store else 0
+        if m_t[b]:
+            a = a_ids[b] if use_ids else b
+            for j in range(U):
+                m_n = M[b, 2 * U + j] + b_h[2 * U + j]
+                z, r, n, h = _gates_reset_after(
+                    a_src[a, j] + b_i[j],
+                    a_src[a, U + j] + b_i[U + j],
+                    a_src[a, 2 * U + j] + b_i[2 * U + j],
+                    M[b, j] + b_h[j],
+                    M[b, U + j] + b_h[U + j],
+                    m_n,
+                    h_prev[b, j],
+                    one,
+                )
+                h_new[b, j] = h
+                s_rows[s, j] = z
+                s_rows[s, U + j] = r
+                s_rows[s, 2 * U + j] = n
+                s_rows[s, 3 * U + j] = m_n
+        else:
+            for j in range(U):
+                h_new[b, j] = h_prev[b, j]
+            if store:
+                for j in range(4 * U):
+                    s_rows[s, j] = 0
+
+
+@njit(fastmath=GATE_FASTMATH)
+def _update_rows(a_src, a_ids, M, b_i, HM, m_t, Zt, RH, s_rows, store, one):
+    """First gate loop of a step for ``reset_after=False``: ``Zt``, ``RH = r * HM`` and z, r.
+
+    ``M`` holds the recurrent z and r projections; rows and stores as in
+    :func:`_gate_rows_reset_after` (a masked row gets ``RH = 0``).
+    """
+    noalias_arrays()
+    wide_vectors()
+    U = HM.shape[1]
+    use_ids = a_ids.shape[0] > 0
+    for b in range(HM.shape[0]):
+        s = b if store else 0
+        if m_t[b]:
+            a = a_ids[b] if use_ids else b
+            for j in range(U):
+                z, r = _update_gates(
+                    a_src[a, j] + b_i[j],
+                    a_src[a, U + j] + b_i[U + j],
+                    M[b, j],
+                    M[b, U + j],
+                    one,
+                )
+                Zt[b, j] = z
+                RH[b, j] = r * HM[b, j]
+                s_rows[s, j] = z
+                s_rows[s, U + j] = r
+        else:
+            for j in range(U):
+                RH[b, j] = 0
+
+
+@njit(fastmath=GATE_FASTMATH)
+def _candidate_rows(a_src, a_ids, b_i, Q, Zt, RH, h_prev, h_new, s_rows, store, m_t, one):
+    """Second gate loop for ``reset_after=False``: ``Q = RH @ R_n`` is formed; fills ``h_new``.
+
+    Stores n and ``r * h_prev`` in ``s_rows``; a masked row keeps its state
+    (and stores zeros).
+    """
+    noalias_arrays()
+    wide_vectors()
+    U = h_prev.shape[1]
+    use_ids = a_ids.shape[0] > 0
+    for b in range(h_prev.shape[0]):
+        s = b if store else 0
+        if m_t[b]:
+            a = a_ids[b] if use_ids else b
+            for j in range(U):
+                n, h = _candidate_reset_before(
+                    a_src[a, 2 * U + j] + b_i[2 * U + j],
+                    Q[b, j],
+                    Zt[b, j],
+                    h_prev[b, j],
+                    one,
+                )
+                h_new[b, j] = h
+                s_rows[s, 2 * U + j] = n
+                s_rows[s, 3 * U + j] = RH[b, j]
+        else:
+            for j in range(U):
+                h_new[b, j] = h_prev[b, j]
+            if store:
+                for j in range(4 * U):
+                    s_rows[s, j] = 0
+
+
 @njit
 def _product(A, Bm, out, training):
     """``out = A @ Bm``: :func:`matmul_blocks` while training, :func:`matmul_rowwise` for inference.
@@ -256,6 +373,9 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
     Otherwise both are empty.
     """
     wide_vectors()
+    # Views of the arguments without reference counts (see borrowed).
+    X, mask, H, S, A = borrowed(X), borrowed(mask), borrowed(H), borrowed(S), borrowed(A)
+    table, ids, bias, rmask = borrowed(table), borrowed(ids), borrowed(bias), borrowed(rmask)
     T = mask.shape[0]
     U = R.shape[0]
     G = 3 * U
@@ -273,7 +393,8 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
     Wa = aligned_copy(W[: W.shape[0] if project_here else 0])
     H[0, b0:b1] = h0[b0:b1]
     HM = np.empty((Bc, U), dtype=H.dtype)
-    gate_row = np.empty(4 * U, dtype=H.dtype)
+    gate_rows = np.empty((1, 4 * U), dtype=H.dtype)
+    no_ids = np.zeros(0, dtype=ids.dtype)
     if reset_after:
         Ra = aligned_copy(R)
         M = np.empty((Bc, G), dtype=H.dtype)
@@ -305,80 +426,21 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
                     HM[b, j] = h_prev[b, j] * rmask[b0 + b, j]
         else:
             HM[:] = h_prev
+        # Each row's input projection: a table row (token ids) or its own.
+        a_src = table if use_table else a_t
+        a_ids = ids[t, b0:b1] if use_table else no_ids
+        # The gates go to S when training, else to a scratch row.
+        s_rows = S[t, b0:b1] if store else gate_rows
         if reset_after:
             _product(HM, Ra, M, store)
-            for b in range(Bc):
-                if m_t[b]:
-                    # 1-D row views and no branch in the unit loop: with the
-                    # 3-D indexing and a conditional store LLVM gave up
-                    # vectorizing it (alias checks), which cost the W2
-                    # forward 2.4x (benchmarks/NOTES.md).
-                    a_row = table[ids[t, b0 + b]] if use_table else a_t[b]
-                    m_row = M[b]
-                    hp = h_prev[b]
-                    hn = h_new[b]
-                    srow = S[t, b0 + b] if store else gate_row
-                    for j in range(U):
-                        m_n = m_row[2 * U + j] + b_h[2 * U + j]
-                        z, r, n, h = _gates_reset_after(
-                            a_row[j] + b_i[j],
-                            a_row[U + j] + b_i[U + j],
-                            a_row[2 * U + j] + b_i[2 * U + j],
-                            m_row[j] + b_h[j],
-                            m_row[U + j] + b_h[U + j],
-                            m_n,
-                            hp[j],
-                            one,
-                        )
-                        hn[j] = h
-                        srow[j] = z
-                        srow[U + j] = r
-                        srow[2 * U + j] = n
-                        srow[3 * U + j] = m_n
-                else:
-                    h_new[b] = h_prev[b]
-                    if store:
-                        S[t, b0 + b] = 0
+            _gate_rows_reset_after(
+                a_src, a_ids, M, b_i, b_h, h_prev, h_new, s_rows, store, m_t, one
+            )
         else:
             _product(HM, R_zr, M, store)
-            for b in range(Bc):
-                if m_t[b]:
-                    a_row = table[ids[t, b0 + b]] if use_table else a_t[b]
-                    for j in range(U):
-                        z, r = _update_gates(
-                            a_row[j] + b_i[j],
-                            a_row[U + j] + b_i[U + j],
-                            M[b, j],
-                            M[b, U + j],
-                            one,
-                        )
-                        Zt[b, j] = z
-                        RH[b, j] = r * HM[b, j]
-                        if store:
-                            S[t, b0 + b, j] = z
-                            S[t, b0 + b, U + j] = r
-                else:
-                    RH[b] = 0
+            _update_rows(a_src, a_ids, M, b_i, HM, m_t, Zt, RH, s_rows, store, one)
             _product(RH, R_n, Q, store)
-            for b in range(Bc):
-                if m_t[b]:
-                    a_row = table[ids[t, b0 + b]] if use_table else a_t[b]
-                    for j in range(U):
-                        n, h = _candidate_reset_before(
-                            a_row[2 * U + j] + b_i[2 * U + j],
-                            Q[b, j],
-                            Zt[b, j],
-                            h_prev[b, j],
-                            one,
-                        )
-                        h_new[b, j] = h
-                        if store:
-                            S[t, b0 + b, 2 * U + j] = n
-                            S[t, b0 + b, 3 * U + j] = RH[b, j]
-                else:
-                    h_new[b] = h_prev[b]
-                    if store:
-                        S[t, b0 + b] = 0
+            _candidate_rows(a_src, a_ids, b_i, Q, Zt, RH, h_prev, h_new, s_rows, store, m_t, one)
 
 
 PROJECT = 0  # phase of gru_forward_part: input projections of the steps lo:hi
@@ -443,12 +505,15 @@ def gru_bptt(mask, R, rmask, reset_after, H, S, dH_seq, dh_last, dh0, dA, dM, b0
     these rows; :func:`gru_weight_grads` turns them into weight gradients.
     Rows never interact, so disjoint row ranges can run on separate threads.
     """
+    # Views of the arguments without reference counts (see borrowed).
+    mask, rmask, H, S = borrowed(mask), borrowed(rmask), borrowed(H), borrowed(S)
+    dH_seq, dA, dM = borrowed(dH_seq), borrowed(dA), borrowed(dM)
     T = mask.shape[0]
     U = R.shape[0]
-    G = 3 * U
     Bc = b1 - b0
     one = np.ones(1, dtype=H.dtype)[0]
     use_rmask = rmask.shape[0] > 0
+    rmask_rows = rmask[b0:b1] if use_rmask else rmask
     has_seq = dH_seq.shape[0] > 0
     g = dh_last[b0:b1].copy()
     g_next = np.empty((Bc, U), dtype=H.dtype)
@@ -473,71 +538,131 @@ def gru_bptt(mask, R, rmask, reset_after, H, S, dH_seq, dh_last, dh0, dA, dM, b0
             dm_t[:] = 0
             continue
         if reset_after:
-            for b in range(Bc):
-                if m_t[b]:
-                    for j in range(U):
-                        z = s_t[b, j]
-                        r = s_t[b, U + j]
-                        n = s_t[b, 2 * U + j]
-                        m_n = s_t[b, 3 * U + j]
-                        dz, dn = _grad_zn(g[b, j], h_prev[b, j], z, n, one)
-                        dr = _grad_r(dn, m_n, r, one)
-                        da_t[b, j] = dz
-                        da_t[b, U + j] = dr
-                        da_t[b, 2 * U + j] = dn
-                        dm_t[b, j] = dz
-                        dm_t[b, U + j] = dr
-                        dm_t[b, 2 * U + j] = dn * r
-                        g_next[b, j] = g[b, j] * z
-                else:
-                    da_t[b] = 0
-                    dm_t[b] = 0
-                    g_next[b] = g[b]
+            _grad_rows_reset_after(g, h_prev, s_t, m_t, da_t, dm_t, g_next, one)
             matmul_blocks(dm_t, RT, DH)
         else:
-            for b in range(Bc):
-                if m_t[b]:
-                    for j in range(U):
-                        z = s_t[b, j]
-                        n = s_t[b, 2 * U + j]
-                        dz, dn = _grad_zn(g[b, j], h_prev[b, j], z, n, one)
-                        da_t[b, j] = dz
-                        da_t[b, 2 * U + j] = dn
-                        DN[b, j] = dn
-                        g_next[b, j] = g[b, j] * z
-                else:
-                    DN[b] = 0
-                    g_next[b] = g[b]
+            _grad_rows_candidate(g, h_prev, s_t, m_t, da_t, DN, g_next, one)
             matmul_blocks(DN, R_nT, DRH)
-            for b in range(Bc):
-                if m_t[b]:
-                    for j in range(U):
-                        r = s_t[b, U + j]
-                        hm = h_prev[b, j]
-                        if use_rmask:
-                            hm = hm * rmask[b0 + b, j]
-                        dr = _grad_r(DRH[b, j], hm, r, one)
-                        da_t[b, U + j] = dr
-                        DZR[b, j] = da_t[b, j]
-                        DZR[b, U + j] = dr
-                        DRH[b, j] = DRH[b, j] * r
-                    for k in range(G):
-                        dm_t[b, k] = da_t[b, k]
-                else:
-                    da_t[b] = 0
-                    dm_t[b] = 0
-                    DZR[b] = 0
-                    DRH[b] = 0
+            _grad_rows_update(h_prev, rmask_rows, s_t, m_t, DRH, da_t, dm_t, DZR, one)
             matmul_blocks(DZR, R_zrT, DH)
             DH += DRH
         if use_rmask:
             for b in range(Bc):
                 for j in range(U):
                     DH[b, j] *= rmask[b0 + b, j]
-        for b in range(Bc):
-            for j in range(U):
-                g[b, j] = _flush(g_next[b, j] + DH[b, j])
+        _carry_grad(g, g_next, DH)
     dh0[b0:b1] = g
+
+
+@njit(fastmath=GATE_FASTMATH)
+def _grad_rows_reset_after(g, h_prev, s_t, m_t, da_t, dm_t, g_next, one):
+    """One step of the BPTT gate loop for ``reset_after=True``.
+
+    From the gradient ``g`` on the new states and the stored gates ``s_t``
+    writes the pre-activation gradients ``da_t`` (input side) and ``dm_t``
+    (recurrent side) and ``g_next``, the part of the gradient on the
+    previous state that bypasses the recurrent product. A masked row passes
+    ``g`` through and has zero gradients. Its own function with arrays that
+    do not overlap, as :func:`_gate_rows_reset_after`.
+    """
+    noalias_arrays()
+    wide_vectors()
+    U = g.shape[1]
+    for b in range(g.shape[0]):
+        if m_t[b]:
+            for j in range(U):
+                z = s_t[b, j]
+                r = s_t[b, U + j]
+                n = s_t[b, 2 * U + j]
+                m_n = s_t[b, 3 * U + j]
+                dz, dn = _grad_zn(g[b, j], h_prev[b, j], z, n, one)
+                dr = _grad_r(dn, m_n, r, one)
+                da_t[b, j] = dz
+                da_t[b, U + j] = dr
+                da_t[b, 2 * U + j] = dn
+                dm_t[b, j] = dz
+                dm_t[b, U + j] = dr
+                dm_t[b, 2 * U + j] = dn * r
+                g_next[b, j] = g[b, j] * z
+        else:
+            for j in range(3 * U):
+                da_t[b, j] = 0
+                dm_t[b, j] = 0
+            for j in range(U):
+                g_next[b, j] = g[b, j]
+
+
+@njit(fastmath=GATE_FASTMATH)
+def _grad_rows_candidate(g, h_prev, s_t, m_t, da_t, DN, g_next, one):
+    """First BPTT gate loop for ``reset_after=False``: z and n gradients, ``DN`` and ``g_next``.
+
+    A masked row gets ``DN = 0`` and passes ``g`` through (its ``da_t`` is
+    zeroed by :func:`_grad_rows_update`).
+    """
+    noalias_arrays()
+    wide_vectors()
+    U = g.shape[1]
+    for b in range(g.shape[0]):
+        if m_t[b]:
+            for j in range(U):
+                z = s_t[b, j]
+                n = s_t[b, 2 * U + j]
+                dz, dn = _grad_zn(g[b, j], h_prev[b, j], z, n, one)
+                da_t[b, j] = dz
+                da_t[b, 2 * U + j] = dn
+                DN[b, j] = dn
+                g_next[b, j] = g[b, j] * z
+        else:
+            for j in range(U):
+                DN[b, j] = 0
+                g_next[b, j] = g[b, j]
+
+
+@njit(fastmath=GATE_FASTMATH)
+def _grad_rows_update(h_prev, rmask_rows, s_t, m_t, DRH, da_t, dm_t, DZR, one):
+    """Second BPTT gate loop for ``reset_after=False``; ``DRH = DN @ R_n.T`` is formed.
+
+    Writes the r gradient, ``dm_t`` (the same as ``da_t`` here), ``DZR``
+    (the z and r gradients, for the product with ``R_zr.T``) and scales
+    ``DRH`` by r in place; ``rmask_rows`` (or empty) is the recurrent
+    dropout mask of these rows. A masked row is all zeros.
+    """
+    noalias_arrays()
+    wide_vectors()
+    U = h_prev.shape[1]
+    use_rmask = rmask_rows.shape[0] > 0
+    for b in range(h_prev.shape[0]):
+        if m_t[b]:
+            for j in range(U):
+                r = s_t[b, U + j]
+                hm = h_prev[b, j]
+                if use_rmask:
+                    hm = hm * rmask_rows[b, j]
+                dr = _grad_r(DRH[b, j], hm, r, one)
+                da_t[b, U + j] = dr
+                DZR[b, j] = da_t[b, j]
+                DZR[b, U + j] = dr
+                DRH[b, j] = DRH[b, j] * r
+            for k in range(3 * U):
+                dm_t[b, k] = da_t[b, k]
+        else:
+            for k in range(3 * U):
+                da_t[b, k] = 0
+                dm_t[b, k] = 0
+            for j in range(2 * U):
+                DZR[b, j] = 0
+            for j in range(U):
+                DRH[b, j] = 0
+
+
+@njit(fastmath=GATE_FASTMATH)
+def _carry_grad(g, g_next, DH):
+    """``g = g_next + DH`` (tiny values flushed to zero): the gradient on the previous state."""
+    noalias_arrays()
+    wide_vectors()
+    for b in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            g[b, j] = _flush(g_next[b, j] + DH[b, j])
 
 
 @njit
@@ -728,6 +853,7 @@ def matmul_blocks(A, Bm, out):
     129 GFLOP/s whole, 103 in 64-row blocks, MEASURED.md). ``A`` and ``out``
     must be C-contiguous.
     """
+    A, out = borrowed(A), borrowed(out)  # row blocks without reference counts
     M = A.shape[0]
     P = _block_rows(A.shape[1], Bm.shape[1], A.itemsize)
     if P == _ROW_BLOCK_LARGE:
@@ -751,6 +877,7 @@ def matmul_rowwise(A, Bm, out):
     speed instead of the 3-8x slower scalar loop it replaces. ``A`` and
     ``out`` must be C-contiguous.
     """
+    A, out = borrowed(A), borrowed(out)  # row blocks without reference counts
     M, K = A.shape
     N = Bm.shape[1]
     P = _block_rows(K, N, A.itemsize)
