@@ -216,9 +216,10 @@ def _gate_rows_reset_after(a_src, a_ids, M, b_i, b_h, h_prev, h_new, s_rows, sto
     not to overlap (:func:`~._config.noalias_arrays`): inlined into the time
     loop, LLVM checked every pair of row pointers at run time before each
     row's vector loop, several hundred instructions per row (about half of
-    W1's forward kernel; benchmarks/NOTES.md change 26). 1-D row views and
-    no branch in the unit loop: with 3-D indexing and a conditional store
-    LLVM gave up vectorizing it (change 5).
+    W1's forward kernel; benchmarks/NOTES.md change 26). It indexes the 2-D
+    arrays rather than making row views (each view of an argument costs an
+    atomic reference count, change 27), and the unit loop has no branch and
+    no conditional store (with those LLVM gave up vectorizing it, change 5).
     """
     noalias_arrays()
     wide_vectors()
