@@ -202,6 +202,16 @@ def _any_valid(mask_t):
     return False
 
 
+@njit(inline="always")
+def _hold_row(h_prev, h_new, s_rows, b, s, store):
+    """A masked row of a forward step: the state carries over, the stored gates are zeros."""
+    for j in range(h_prev.shape[1]):
+        h_new[b, j] = h_prev[b, j]
+    if store:
+        for j in range(s_rows.shape[1]):
+            s_rows[s, j] = 0
+
+
 @njit(fastmath=GATE_FASTMATH)
 def _gate_rows_reset_after(a_src, a_ids, M, b_i, b_h, h_prev, h_new, s_rows, store, m_t, one):
     """The gate loop of one step for ``reset_after=True``: fills ``h_new`` and the gates.
@@ -247,11 +257,7 @@ def _gate_rows_reset_after(a_src, a_ids, M, b_i, b_h, h_prev, h_new, s_rows, sto
                 s_rows[s, 2 * U + j] = n
                 s_rows[s, 3 * U + j] = m_n
         else:
-            for j in range(U):
-                h_new[b, j] = h_prev[b, j]
-            if store:
-                for j in range(4 * U):
-                    s_rows[s, j] = 0
+            _hold_row(h_prev, h_new, s_rows, b, s, store)
 
 
 @njit(fastmath=GATE_FASTMATH)
@@ -313,11 +319,7 @@ def _candidate_rows(a_src, a_ids, b_i, Q, Zt, RH, h_prev, h_new, s_rows, store, 
                 s_rows[s, 2 * U + j] = n
                 s_rows[s, 3 * U + j] = RH[b, j]
         else:
-            for j in range(U):
-                h_new[b, j] = h_prev[b, j]
-            if store:
-                for j in range(4 * U):
-                    s_rows[s, j] = 0
+            _hold_row(h_prev, h_new, s_rows, b, s, store)
 
 
 @njit
