@@ -496,22 +496,20 @@ def test_noalias_arrays_marks_the_data_pointers_of_array_arguments():
 
     from skgru._kernels._config import noalias_arrays
 
-    def body(a, b, n):
+    @numba.njit(cache=False)
+    def marked(a, b, n):
+        noalias_arrays()
         for i in range(n):
             b[i] = a[i] + 1.0
 
     @numba.njit(cache=False)
-    def marked(a, b, n):
-        noalias_arrays()
-        body_inline(a, b, n)
-
-    @numba.njit(cache=False)
     def plain(a, b, n):
-        body_inline(a, b, n)
+        for i in range(n):
+            b[i] = a[i] + 1.0
 
-    body_inline = numba.njit(inline="always")(body)
-    a, b = np.arange(5.0), np.zeros(5)
+    a = np.arange(5.0)
     for f in (marked, plain):
+        b = np.zeros(5)
         f(a, b, 5)
         np.testing.assert_array_equal(b, a + 1.0)
 
@@ -575,8 +573,9 @@ def test_kernels_also_run_as_python():
     """With NUMBA_DISABLE_JIT=1 (debuggers, coverage) the kernels run as Python.
 
     Every helper the kernels call must then work as plain Python (the
-    ``wide_vectors()`` compile-time hint is a no-op there); float64 keeps the
-    same libm functions on both paths, so the results agree to rounding.
+    compile-time ``wide_vectors()`` and ``noalias_arrays()`` are no-ops there,
+    ``borrowed`` returns its argument); float64 keeps the same libm functions
+    on both paths, so the results agree to rounding.
     """
     import json
     import os

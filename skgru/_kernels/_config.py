@@ -73,7 +73,6 @@ def _string_attributes_work():
     """True when llvmlite emits the attributes above and LLVM accepts them (compile time only)."""
     try:
         import llvmlite.binding as llvm
-        from llvmlite import ir
 
         module = ir.Module(name="skgru_probe")
         fn = ir.Function(module, ir.FunctionType(ir.VoidType(), []), name="probe")
@@ -154,10 +153,9 @@ def _borrowed(typingctx, arr):
         return None
 
     def codegen(context, builder, signature, args):
-        src = context.make_array(arr)(context, builder, value=args[0])
         out = context.make_array(arr)(context, builder, value=args[0])
-        out.meminfo = ir.Constant(src.meminfo.type, None)
-        out.parent = ir.Constant(src.parent.type, None)
+        out.meminfo = ir.Constant(out.meminfo.type, None)
+        out.parent = ir.Constant(out.parent.type, None)
         return out._getvalue()
 
     return arr(arr), codegen

@@ -550,9 +550,7 @@ def gru_bptt(mask, R, rmask, reset_after, H, S, dH_seq, dh_last, dh0, dA, dM, b0
             matmul_blocks(DZR, R_zrT, DH)
             DH += DRH
         if use_rmask:
-            for b in range(Bc):
-                for j in range(U):
-                    DH[b, j] *= rmask[b0 + b, j]
+            DH *= rmask_rows
         _carry_grad(g, g_next, DH)
     dh0[b0:b1] = g
 
