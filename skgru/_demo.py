@@ -23,47 +23,9 @@ from sklearn.preprocessing import FunctionTransformer
 from ._classifier import ConstrainedGRUClassifier
 from .constraints import MaxNorm
 from .datasets import load_basic_motions, load_gunpoint, load_italy_power_demand
+from .preprocessing import stack_windows
 
 __all__ = ["DATASETS", "resolve_device", "run_demo", "stack_windows", "window_means"]
-
-
-def stack_windows(X, width=1):
-    """Cut each sequence into non-overlapping windows stacked as features.
-
-    A GRU reads one step at a time, so a long, slowly varying series is hard
-    to train on (gradients fade over 150 steps). Giving it ``width``
-    consecutive values per step shortens the sequence ``width`` times and
-    loses nothing: every value is still seen.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_timesteps, n_features)
-        The sequences.
-    width : int, default=1
-        Steps per window. Trailing steps that do not fill a window are
-        dropped. ``width=1`` returns ``X`` unchanged.
-
-    Returns
-    -------
-    ndarray of shape (n_samples, n_timesteps // width, width * n_features)
-        Step ``t`` holds the original steps ``t * width`` to
-        ``(t + 1) * width - 1``, features of each step side by side.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.arange(14.0).reshape(1, 7, 2)
-    >>> stack_windows(X, width=3).shape
-    (1, 2, 6)
-    >>> stack_windows(X, width=3)[0, 1].tolist()
-    [6.0, 7.0, 8.0, 9.0, 10.0, 11.0]
-    """
-    X = np.asarray(X)
-    if width == 1:
-        return X
-    n, T, F = X.shape
-    T_used = T - T % width
-    return X[:, :T_used].reshape(n, T_used // width, width * F)
 
 
 def window_means(X, width=1):
