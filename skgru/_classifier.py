@@ -33,6 +33,8 @@ __all__ = ["ConstrainedGRUClassifier"]
 
 # The estimator parameters holding the constraints of the GRU weights, in
 # Keras order (after the embedding, when there is one).
+# The "adaptive" schedule stops dividing the learning rate below this (MLPClassifier's bound).
+_MIN_ADAPTIVE_LR = 1e-6
 _CONSTRAINT_PARAMS = ("kernel_constraint", "recurrent_constraint", "bias_constraint")
 
 
@@ -53,6 +55,7 @@ class _BaseGRU(BaseEstimator):
         "global_clipnorm": [None, Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "solver": [StrOptions({"adam", "sgd", "rmsprop"})],
+        "learning_rate": [StrOptions({"constant", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "nesterovs_momentum": ["boolean"],
@@ -334,6 +337,7 @@ class _BaseGRU(BaseEstimator):
         best_params = trainer.get_params()
         last_good = best_params
         n_iter = 0
+        scheduled_lr = float(self.learning_rate_init)
         interrupted = False
         try:
             for _ in range(self.max_iter):
@@ -381,6 +385,19 @@ class _BaseGRU(BaseEstimator):
                     print(f"{msg}, time = {time.perf_counter() - t0:.3f}s")
                 if incremental:
                     break
+                if (
+                    state["_no_improvement_count"] > self.n_iter_no_change
+                    and self.learning_rate == "adaptive"
+                    and scheduled_lr > _MIN_ADAPTIVE_LR
+                ):
+                    # MLPClassifier's "adaptive" schedule: a plateau divides the
+                    # rate by 5, and training stops only once it is spent.
+                    scheduled_lr /= 5.0
+                    optimizer.scale_learning_rate(0.2)
+                    state["_no_improvement_count"] = 0
+                    if self.verbose:
+                        print(f"No improvement; learning rate set to {scheduled_lr:g}.")
+                    continue
                 if state["_no_improvement_count"] > self.n_iter_no_change:
                     if val is not None:
                         why = (
@@ -608,8 +625,16 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         L2 penalty on the kernels, scaled as in ``MLPClassifier``.
     solver : {"adam", "sgd", "rmsprop"}, default="adam"
         Optimizer.
+    learning_rate : {"constant", "adaptive"}, default="constant"
+        Learning-rate schedule, with ``MLPClassifier``'s meaning:
+        ``"constant"`` keeps ``learning_rate_init``; ``"adaptive"`` divides
+        the rate by 5 each time the stopping rule would stop training (no
+        improvement of the training loss, or of the validation score with
+        ``early_stopping=True``, for ``n_iter_no_change`` epochs), and stops
+        only once the rate is at most 1e-6 (or at ``max_iter``). Applies to
+        every solver.
     learning_rate_init : float > 0, default=1e-3
-        Learning rate.
+        Initial learning rate.
     momentum : float in [0, 1], default=0.9
         Momentum of ``solver="sgd"``.
     nesterovs_momentum : bool, default=True
@@ -752,6 +777,7 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         global_clipnorm=None,
         alpha=0.0,
         solver="adam",
+        learning_rate="constant",
         learning_rate_init=1e-3,
         momentum=0.9,
         nesterovs_momentum=True,
@@ -793,6 +819,7 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         self.global_clipnorm = global_clipnorm
         self.alpha = alpha
         self.solver = solver
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.momentum = momentum
         self.nesterovs_momentum = nesterovs_momentum

@@ -58,6 +58,15 @@ class BaseOptimizer(ABC):
         self.learning_rate = float(learning_rate_init)
         self.t = 0
 
+    def scale_learning_rate(self, factor):
+        """Multiply the step size by ``factor`` from the next step on (a schedule's decay).
+
+        Both rates change: Adam derives its per-step rate from
+        ``learning_rate_init``, the other solvers step with ``learning_rate``.
+        """
+        self.learning_rate_init = float(self.learning_rate_init) * factor
+        self.learning_rate = float(self.learning_rate) * factor
+
     # -- stepping ------------------------------------------------------------
 
     def update_params(self, params, grads):

@@ -23,7 +23,7 @@ class ConstrainedGRURegressor(RegressorMixin, _BaseGRU):
     ----------
     units, reset_after, dropout, recurrent_dropout, input_noise, \
 kernel_constraint, recurrent_constraint, bias_constraint, clipnorm, clipvalue, \
-global_clipnorm, alpha, solver, learning_rate_init, momentum, \
+global_clipnorm, alpha, solver, learning_rate, learning_rate_init, momentum, \
 nesterovs_momentum, beta_1, beta_2, epsilon, batch_size, max_iter, shuffle, \
 random_state, tol, early_stopping, validation_fraction, n_iter_no_change, \
 warm_start, dtype, device, n_jobs, verbose, embedding_dim, vocab_size, \
@@ -68,6 +68,7 @@ best_validation_score_, n_iter_, t_, n_features_in_, n_step_features_
         global_clipnorm=None,
         alpha=0.0,
         solver="adam",
+        learning_rate="constant",
         learning_rate_init=1e-3,
         momentum=0.9,
         nesterovs_momentum=True,
