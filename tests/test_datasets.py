@@ -10,9 +10,12 @@ from sklearn.utils import Bunch
 import skgru.datasets
 from skgru.datasets import (
     _base,
+    load_acsf1,
+    load_arrowhead,
     load_basic_motions,
     load_gunpoint,
     load_italy_power_demand,
+    load_osuleaf,
     load_pickup_gesture_wiimote_z,
 )
 
@@ -28,6 +31,9 @@ FIXED = {
         ["Badminton", "Running", "Standing", "Walking"],
         "Bagnall",
     ),
+    load_arrowhead: (36, 175, 251, 1, ["0", "1", "2"], "Dau"),
+    load_osuleaf: (200, 242, 427, 1, ["1", "2", "3", "4", "5", "6"], "Dau"),
+    load_acsf1: (100, 100, 1460, 1, [str(i) for i in range(10)], "Dau"),
 }
 ALL_LOADERS = [*FIXED, load_pickup_gesture_wiimote_z]
 PICKUP_CLASSES = [str(i) for i in range(1, 11)]
@@ -162,6 +168,9 @@ def test_keyword_only(loader):
         (load_italy_power_demand, "Dau", ["0.955", "0.946"]),
         (load_basic_motions, "Bagnall", ["1.0"]),
         (load_pickup_gesture_wiimote_z, "Dau", ["0.80", "WEASEL"]),
+        (load_arrowhead, "Dau", ["0.800", "0.703", "Ye, L. and Keogh"]),
+        (load_osuleaf, "Dau", ["0.521", "0.612", "0.591", "Gandhi"]),
+        (load_acsf1, "Dau", ["0.540", "0.620", "0.640", "Gisler"]),
     ],
     ids=lambda v: getattr(v, "__name__", ""),
 )
@@ -179,6 +188,53 @@ def test_descr(loader, author, baselines):
             assert value in descr
     assert "UEA" in load_basic_motions().DESCR
     assert "UCR" in load_gunpoint().DESCR
+
+
+# loader -> (train class counts, test class counts), as in the archive files
+CLASS_COUNTS = {
+    load_arrowhead: ([12, 12, 12], [69, 53, 53]),
+    load_osuleaf: ([34, 29, 33, 53, 36, 15], [32, 55, 42, 44, 46, 23]),
+    load_acsf1: ([10] * 10, [10] * 10),
+}
+
+
+@pytest.mark.parametrize("loader", list(CLASS_COUNTS), ids=lambda f: f.__name__)
+def test_new_ucr_class_counts(loader):
+    for split, expected in zip(SPLITS, CLASS_COUNTS[loader]):
+        bunch = loader(split=split)
+        counts = [int((bunch.target == c).sum()) for c in bunch.target_names]
+        assert counts == expected
+
+
+@pytest.mark.parametrize("loader", list(CLASS_COUNTS), ids=lambda f: f.__name__)
+def test_new_ucr_match_file_and_are_z_normalised(loader):
+    name = {
+        load_arrowhead: "ArrowHead",
+        load_osuleaf: "OSULeaf",
+        load_acsf1: "ACSF1",
+    }[loader]
+    bunch = loader(split="test")
+    assert bunch.filename.endswith(f"{name}.npz")
+    path = resources.files("skgru.datasets") / "data" / f"{name}.npz"
+    with resources.as_file(path) as p, np.load(p, allow_pickle=False) as npz:
+        np.testing.assert_array_equal(bunch.data, npz["X_test"])
+        np.testing.assert_array_equal(bunch.target, npz["y_test"])
+        assert npz["classes"].tolist() == bunch.target_names.tolist()
+    # the archive stores each of these series z-normalised
+    np.testing.assert_allclose(bunch.data.mean(axis=1), 0.0, atol=1e-4)
+    np.testing.assert_allclose(bunch.data.std(axis=1), 1.0, atol=5e-3)
+
+
+def test_baseline_sources_in_descr():
+    for loader in (load_arrowhead, load_osuleaf, load_acsf1):
+        descr = loader().DESCR
+        assert "UCR archive 2018 table" in descr
+        assert "time_series_data_2018" in descr
+        assert "Fawaz" not in descr
+    for loader in (load_gunpoint, load_italy_power_demand):
+        descr = loader().DESCR
+        assert "Bagnall, A., Lines, J." in descr
+        assert "Fawaz" in descr
 
 
 def test_docstrings_are_numpydoc():

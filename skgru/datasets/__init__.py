@@ -8,18 +8,27 @@ UCR/UEA time series classification archive as a :class:`sklearn.utils.Bunch`
 - :func:`load_italy_power_demand`: univariate, length 24, 2 classes.
 - :func:`load_basic_motions`: 6 channels, length 100, 4 classes.
 - :func:`load_pickup_gesture_wiimote_z`: univariate, variable length, 10 classes.
+- :func:`load_arrowhead`: univariate, length 251, 3 classes.
+- :func:`load_osuleaf`: univariate, length 427, 6 classes.
+- :func:`load_acsf1`: univariate, length 1460, 10 classes.
 """
 
 from ._base import (
+    load_acsf1,
+    load_arrowhead,
     load_basic_motions,
     load_gunpoint,
     load_italy_power_demand,
+    load_osuleaf,
     load_pickup_gesture_wiimote_z,
 )
 
 __all__ = [
+    "load_acsf1",
+    "load_arrowhead",
     "load_basic_motions",
     "load_gunpoint",
     "load_italy_power_demand",
+    "load_osuleaf",
     "load_pickup_gesture_wiimote_z",
 ]

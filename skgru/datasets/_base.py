@@ -1,6 +1,6 @@
 """Loaders for the small time-series classification datasets bundled with skgru.
 
-The four datasets are the standard train/test splits of public problems from
+The seven datasets are the standard train/test splits of public problems from
 the UCR and UEA time series classification archives, stored as compressed
 NumPy archives in ``skgru/datasets/data``. They were exported from the data
 files that the BSD-licensed ``aeon`` package ships. See
@@ -16,9 +16,12 @@ import numpy as np
 from sklearn.utils import Bunch
 
 __all__ = [
+    "load_acsf1",
+    "load_arrowhead",
     "load_basic_motions",
     "load_gunpoint",
     "load_italy_power_demand",
+    "load_osuleaf",
     "load_pickup_gesture_wiimote_z",
 ]
 
@@ -45,6 +48,28 @@ _CITE_FAWAZ = (
     "Ismail Fawaz, H., Forestier, G., Weber, J., Idoumghar, L. and Muller, P.-A.\n"
     "(2019). Deep learning for time series classification: a review. Data Mining\n"
     "and Knowledge Discovery, 33(4), 917-963."
+)
+_CITE_UCR_2018 = (
+    "Dau, H. A., Keogh, E., Kamgar, K., Yeh, C.-C. M., Zhu, Y., Gharghabi, S.,\n"
+    "Ratanamahatana, C. A., Chen, Y., Hu, B., Begum, N., Bagnall, A., Mueen, A.\n"
+    "and Batista, G. (2018). The UCR Time Series Classification Archive.\n"
+    "https://www.cs.ucr.edu/~eamonn/time_series_data_2018/ (summary table of\n"
+    "1-NN Euclidean and 1-NN DTW error rates on the default split)."
+)
+_CITE_YE_KEOGH = (
+    "Ye, L. and Keogh, E. (2009). Time series shapelets: a new primitive for data\n"
+    "mining. Proceedings of the 15th ACM SIGKDD International Conference on\n"
+    "Knowledge Discovery and Data Mining (KDD '09)."
+)
+_CITE_GANDHI = (
+    "Gandhi, A. (2002). Content-based image retrieval: plant species\n"
+    "identification. MSc thesis, Oregon State University."
+)
+_CITE_GISLER = (
+    "Gisler, C., Ridi, A., Zufferey, D., Abou Khaled, O. and Hennebert, J. (2013).\n"
+    "Appliance consumption signature database and recognition test protocols.\n"
+    "8th International Workshop on Systems, Signal Processing and their\n"
+    "Applications (WoSSPA), IEEE. doi:10.1109/WoSSPA.2013.6602387."
 )
 _SOURCE_NOTE = (
     "Source: the UCR/UEA time series classification archive\n"
@@ -113,7 +138,76 @@ _DATASETS = {
         "citations": (_CITE_UCR,),
         "baselines": ("WEASEL 2.0: about 0.80 (on the equal-length, zero-padded version)",),
     },
+    "ArrowHead": {
+        "title": "ArrowHead (UCR archive, univariate)",
+        "variable_length": False,
+        "description": (
+            "Outlines of images of arrowheads (projectile points), converted into\n"
+            "time series with an angle-based method. The three classes, called\n"
+            '"Avonlea", "Clovis" and "Mix" in the archive (stored as the labels "0",\n'
+            '"1" and "2"), are based on shape distinctions such as the presence and\n'
+            "location of a notch in the arrowhead. The archive holds a length-\n"
+            "normalised version (251 time steps) of the data used by Ye and Keogh\n"
+            "(2009). The training set is small: 12 series per class."
+        ),
+        "citations": (_CITE_UCR, _CITE_YE_KEOGH),
+        "baselines": (
+            "1-NN Euclidean distance: 0.800 (UCR archive 2018 table)",
+            "1-NN DTW, warping window learned on the train set (0%): 0.800 "
+            "(UCR archive 2018 table)",
+            "1-NN DTW, no warping window: 0.703 (UCR archive 2018 table)",
+        ),
+        "baseline_citations": (_CITE_UCR_2018,),
+    },
+    "OSULeaf": {
+        "title": "OSULeaf (UCR archive, univariate)",
+        "variable_length": False,
+        "description": (
+            "One-dimensional outlines of leaves, obtained by colour image\n"
+            "segmentation and boundary extraction (anti-clockwise) from digitised\n"
+            "leaf images of six species: Acer circinatum, Acer glabrum, Acer\n"
+            "macrophyllum, Acer negundo, Quercus garryana and Quercus kelloggii\n"
+            '(stored as the labels "1" to "6"). Data from the MSc thesis of A. Gandhi\n'
+            "(2002), Oregon State University. At 427 time steps the series are long\n"
+            "for a recurrent model."
+        ),
+        "citations": (_CITE_UCR, _CITE_GANDHI),
+        "baselines": (
+            "1-NN Euclidean distance: 0.521 (UCR archive 2018 table)",
+            "1-NN DTW, warping window learned on the train set (7%): 0.612 "
+            "(UCR archive 2018 table)",
+            "1-NN DTW, no warping window: 0.591 (UCR archive 2018 table)",
+        ),
+        "baseline_citations": (_CITE_UCR_2018,),
+    },
+    "ACSF1": {
+        "title": "ACSF1 (UCR archive, univariate)",
+        "variable_length": False,
+        "description": (
+            "Power consumption of home appliances, compiled from ACS-F1, the first\n"
+            "version of the appliance consumption signatures database of Gisler et\n"
+            "al. (2013), and edited for the archive by P. Schäfer and U. Leser. The\n"
+            "recordings have long idle periods and some high bursts of consumption\n"
+            "when the appliance is active. The ten classes (stored as the labels\n"
+            '"0" to "9") are appliance categories: mobile phones (via chargers),\n'
+            "coffee machines, computer stations (including monitor), fridges and\n"
+            "freezers, Hi-Fi systems (CD players), lamps (CFL), laptops (via\n"
+            "chargers), microwave ovens, printers and televisions (LCD or LED). At\n"
+            "1460 time steps the series are very long for a recurrent model."
+        ),
+        "citations": (_CITE_UCR, _CITE_GISLER),
+        "baselines": (
+            "1-NN Euclidean distance: 0.540 (UCR archive 2018 table)",
+            "1-NN DTW, warping window learned on the train set (4%): 0.620 "
+            "(UCR archive 2018 table)",
+            "1-NN DTW, no warping window: 0.640 (UCR archive 2018 table)",
+        ),
+        "baseline_citations": (_CITE_UCR_2018,),
+    },
 }
+
+# Sources of the published baselines, unless a dataset's metadata names its own.
+_DEFAULT_BASELINE_CITATIONS = (_CITE_BAKEOFF, _CITE_FAWAZ)
 
 
 def _check_split(split):
@@ -162,7 +256,10 @@ def _format_descr(name, meta, split, data_shape, n_classes, lengths):
     lines += ["", "Citation", "--------", "Please cite when using this dataset:", ""]
     for c in meta["citations"]:
         lines += [c, ""]
-    lines += ["Baselines from:", "", _CITE_BAKEOFF, "", _CITE_FAWAZ, "", _SOURCE_NOTE, ""]
+    lines += ["Baselines from:", ""]
+    for c in meta.get("baseline_citations", _DEFAULT_BASELINE_CITATIONS):
+        lines += [c, ""]
+    lines += [_SOURCE_NOTE, ""]
     return "\n".join(lines)
 
 
@@ -374,6 +471,132 @@ def load_pickup_gesture_wiimote_z(*, split="train", return_X_y=False):
     return _load("PickupGestureWiimoteZ", split=split, return_X_y=return_X_y)
 
 
+def load_arrowhead(*, split="train", return_X_y=False):
+    """Load the ArrowHead dataset (univariate, fixed length, 3 classes).
+
+    ==============   ==============
+    Series (train)   36
+    Series (test)    175
+    Length           251
+    Channels         1
+    Classes          3 ("0", "1", "2")
+    ==============   ==============
+
+    Arrowhead outlines as time series; the classes are the shape types
+    "Avonlea", "Clovis" and "Mix" of the archive. Published test accuracies
+    (UCR archive 2018 table): 1-NN Euclidean 0.800, 1-NN DTW with no
+    warping window 0.703.
+
+    {params}
+
+    References
+    ----------
+    Dau, H. A. et al. (2019). The UCR time series archive. IEEE/CAA Journal of
+    Automatica Sinica, 6(6), 1293-1305.
+
+    Ye, L. and Keogh, E. (2009). Time series shapelets: a new primitive for
+    data mining. Proceedings of the 15th ACM SIGKDD International Conference
+    on Knowledge Discovery and Data Mining (KDD '09).
+
+    Examples
+    --------
+    >>> from skgru.datasets import load_arrowhead
+    >>> X, y = load_arrowhead(return_X_y=True)
+    >>> X.shape
+    (36, 251, 1)
+    >>> sorted(set(y.tolist()))
+    ['0', '1', '2']
+    >>> round(float(X[0, 0, 0]), 4)
+    -1.963
+    >>> load_arrowhead(split="test").data.shape
+    (175, 251, 1)
+    """
+    return _load("ArrowHead", split=split, return_X_y=return_X_y)
+
+
+def load_osuleaf(*, split="train", return_X_y=False):
+    """Load the OSULeaf dataset (univariate, fixed length, 6 classes).
+
+    ==============   ==============
+    Series (train)   200
+    Series (test)    242
+    Length           427
+    Channels         1
+    Classes          6 species ("1" to "6")
+    ==============   ==============
+
+    Leaf outlines of six tree species (Acer and Quercus). Published test
+    accuracies (UCR archive 2018 table): 1-NN Euclidean 0.521, 1-NN DTW with
+    a learned warping window 0.612.
+
+    {params}
+
+    References
+    ----------
+    Dau, H. A. et al. (2019). The UCR time series archive. IEEE/CAA Journal of
+    Automatica Sinica, 6(6), 1293-1305.
+
+    Gandhi, A. (2002). Content-based image retrieval: plant species
+    identification. MSc thesis, Oregon State University.
+
+    Examples
+    --------
+    >>> from skgru.datasets import load_osuleaf
+    >>> bunch = load_osuleaf()
+    >>> bunch.data.shape
+    (200, 427, 1)
+    >>> bunch.target_names.tolist()
+    ['1', '2', '3', '4', '5', '6']
+    >>> bunch.target[:5].tolist()
+    ['6', '5', '2', '1', '3']
+    >>> load_osuleaf(split="test").data.shape
+    (242, 427, 1)
+    """
+    return _load("OSULeaf", split=split, return_X_y=return_X_y)
+
+
+def load_acsf1(*, split="train", return_X_y=False):
+    """Load the ACSF1 dataset (univariate, fixed length, 10 classes).
+
+    ==============   ==============
+    Series (train)   100
+    Series (test)    100
+    Length           1460
+    Channels         1
+    Classes          10 appliance types ("0" to "9")
+    ==============   ==============
+
+    Power-consumption signatures of home appliances from the ACS-F1
+    database, ten series of each class per split. Published test accuracies
+    (UCR archive 2018 table): 1-NN Euclidean 0.540, 1-NN DTW with no warping
+    window 0.640.
+
+    {params}
+
+    References
+    ----------
+    Dau, H. A. et al. (2019). The UCR time series archive. IEEE/CAA Journal of
+    Automatica Sinica, 6(6), 1293-1305.
+
+    Gisler, C., Ridi, A., Zufferey, D., Abou Khaled, O. and Hennebert, J.
+    (2013). Appliance consumption signature database and recognition test
+    protocols. 8th International Workshop on Systems, Signal Processing and
+    their Applications (WoSSPA), IEEE.
+
+    Examples
+    --------
+    >>> from skgru.datasets import load_acsf1
+    >>> X, y = load_acsf1(split="test", return_X_y=True)
+    >>> X.shape
+    (100, 1460, 1)
+    >>> sorted(set(y.tolist())) == [str(i) for i in range(10)]
+    True
+    >>> [int((y == c).sum()) for c in ("0", "9")]
+    [10, 10]
+    """
+    return _load("ACSF1", split=split, return_X_y=return_X_y)
+
+
 _FIXED_DATA_DOC = "ndarray of float32, shape (n_series, n_timesteps, n_channels)"
 _RAGGED_DATA_DOC = "list of ndarray of float32, each of shape (lengths[i], n_channels)"
 
@@ -382,6 +605,9 @@ for _func, _data_doc in (
     (load_italy_power_demand, _FIXED_DATA_DOC),
     (load_basic_motions, _FIXED_DATA_DOC),
     (load_pickup_gesture_wiimote_z, _RAGGED_DATA_DOC),
+    (load_arrowhead, _FIXED_DATA_DOC),
+    (load_osuleaf, _FIXED_DATA_DOC),
+    (load_acsf1, _FIXED_DATA_DOC),
 ):
     if _func.__doc__:  # None under ``python -OO``
         _func.__doc__ = _func.__doc__.replace("{params}", _PARAMS_DOC.format(data_doc=_data_doc))
