@@ -1,10 +1,16 @@
 """skgru: a scikit-learn compatible constrained GRU with Numba kernels."""
 
-from . import constraints
+from . import constraints, preprocessing
 from ._classifier import ConstrainedGRUClassifier
 from ._onnx import to_onnx
 from ._persistence import load_model, save_model
 from ._plotting import LossCurveDisplay
+from ._recipes import (
+    make_sequence_classifier,
+    make_text_classifier,
+    sequence_param_grid,
+    text_param_grid,
+)
 from ._regressor import ConstrainedGRURegressor
 from ._text import SequenceVectorizer
 
@@ -16,6 +22,11 @@ __all__ = [
     "LossCurveDisplay",
     "SequenceVectorizer",
     "constraints",
+    "preprocessing",
+    "make_sequence_classifier",
+    "make_text_classifier",
+    "sequence_param_grid",
+    "text_param_grid",
     "to_onnx",
     "load_model",
     "save_model",

@@ -5,7 +5,7 @@ import sys
 
 __all__ = ["main"]
 
-_DATASET_CHOICES = ("gunpoint", "italy_power_demand", "basic_motions")
+_DATASET_CHOICES = ("gunpoint", "italy_power_demand", "basic_motions", "osuleaf")
 
 
 def _build_parser():
@@ -21,9 +21,9 @@ def _build_parser():
         "demo",
         help="tune a GRU by grid search on a bundled dataset and report its test accuracy",
         description=(
-            "Tune a ConstrainedGRUClassifier with GridSearchCV (units in {16, 32}, "
-            "kernel_constraint in {None, MaxNorm(3.0)}, 3-fold cross-validation; "
-            "learning_rate_init=0.005, max_iter=200, global_clipnorm=1.0) on the "
+            "Tune the recommended pipeline (skgru.make_sequence_classifier: per-series "
+            "scaling, a fixed dilated-convolution front-end, a GRU) with GridSearchCV over "
+            "skgru.sequence_param_grid() (3-fold cross-validation) on the "
             "training split of a bundled UCR/UEA dataset, refit the best candidate on the "
             "whole training split, and report its test accuracy next to published "
             "baselines, the best parameters and the training time. When matplotlib is "

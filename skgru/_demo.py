@@ -11,53 +11,18 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer
 
-from ._classifier import ConstrainedGRUClassifier
-from .constraints import MaxNorm
-from .datasets import load_basic_motions, load_gunpoint, load_italy_power_demand
+from ._recipes import make_sequence_classifier, sequence_param_grid
+from .datasets import load_basic_motions, load_gunpoint, load_italy_power_demand, load_osuleaf
 from .preprocessing import stack_windows
 
-__all__ = ["DATASETS", "resolve_device", "run_demo", "stack_windows", "window_means"]
-
-
-def window_means(X, width=1):
-    """Average each sequence over non-overlapping windows of ``width`` steps.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_timesteps, n_features)
-        The sequences.
-    width : int, default=1
-        Steps per window. Trailing steps that do not fill a window are
-        dropped. ``width=1`` returns ``X`` unchanged.
-
-    Returns
-    -------
-    ndarray of shape (n_samples, n_timesteps // width, n_features)
-        Step ``t`` holds the mean of the original steps ``t * width`` to
-        ``(t + 1) * width - 1``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.arange(14.0).reshape(1, 7, 2)
-    >>> window_means(X, width=3)[0].tolist()
-    [[2.0, 3.0], [8.0, 9.0]]
-    """
-    X = np.asarray(X)
-    if width == 1:
-        return X
-    n, T, F = X.shape
-    T_used = T - T % width
-    return X[:, :T_used].reshape(n, T_used // width, width, F).mean(axis=2)
+__all__ = ["DATASETS", "resolve_device", "run_demo", "stack_windows"]
 
 
 @dataclass(frozen=True)
@@ -66,66 +31,47 @@ class _DemoDataset:
 
     title: str
     loader: object
-    # Preprocessing: stack_windows or window_means, and its window width.
-    transform: object
-    width: int
     # Published test accuracies on the same train/test split: (method, accuracy, source).
     baselines: tuple = ()
     # Said instead of figures where no single published figure applies.
     baseline_note: str = ""
-    notes: tuple = field(default_factory=tuple)
 
 
 _BAKEOFF = "Bagnall et al. 2017"
 _FAWAZ = "Fawaz et al. 2019, mean of 10 runs"
+_UCR2018 = "UCR archive 2018"
 
 DATASETS = {
     "gunpoint": _DemoDataset(
         title="GunPoint (UCR archive): hand position over 150 frames, gun drawn or not",
         loader=load_gunpoint,
-        transform=stack_windows,
-        width=5,
         baselines=(("1-NN Euclidean", 0.913, _BAKEOFF), ("MLP", 0.927, _FAWAZ)),
-        notes=(
-            "series are z-normalised in the archive; no further scaling",
-            "windows of 5 steps stacked as features: 150 steps x 1 -> 30 steps x 5",
-        ),
     ),
     "italy_power_demand": _DemoDataset(
         title="ItalyPowerDemand (UCR archive): 24 hourly demands of a day, winter or summer",
         loader=load_italy_power_demand,
-        transform=stack_windows,
-        width=1,
         baselines=(("1-NN Euclidean", 0.955, _BAKEOFF), ("MLP", 0.946, _FAWAZ)),
-        notes=("series are z-normalised in the archive; used as they are (24 steps x 1)",),
     ),
     "basic_motions": _DemoDataset(
         title="BasicMotions (UEA archive): 6-axis smartwatch motion, 4 activities",
         loader=load_basic_motions,
-        transform=window_means,
-        width=5,
         baseline_note="most published methods reach about 1.0 (Bagnall et al. 2018)",
-        notes=(
-            "raw sensor values, no scaling",
-            "means over windows of 5 steps: 100 steps x 6 -> 20 steps x 6",
-        ),
+    ),
+    "osuleaf": _DemoDataset(
+        title="OSULeaf (UCR archive): leaf outlines as 427-step series, 6 species",
+        loader=load_osuleaf,
+        baselines=(("1-NN Euclidean", 0.521, _UCR2018), ("1-NN DTW", 0.591, _UCR2018)),
     ),
 }
 
-# The searched grid and the fixed settings (chosen while developing the demo,
-# see benchmarks/timeseries_grid.py). Clipping the global gradient norm at 1
-# tames the loss spikes that full-batch Adam at this rate shows late in
-# training on GunPoint: over seeds 0-2 (units=16), epochs whose loss exceeded
-# twice the best so far fell from 7, 13, 0 to 0, 3, 0, test accuracy unchanged.
-_GRID = {
-    "gru__units": [16, 32],
-    "gru__kernel_constraint": [None, MaxNorm(3.0)],
-}
-_FIXED = {"learning_rate_init": 0.005, "max_iter": 200, "global_clipnorm": 1.0}
+# The recommended pipeline and its grid (skgru.make_sequence_classifier,
+# skgru.sequence_param_grid; chosen by cross-validation on training splits,
+# see benchmarks/accuracy.py).
+_FIXED = {}
 _CV = 3
-# --quick: one unit count, fewer epochs and folds; for smoke tests, not for figures.
-_QUICK_GRID = {"gru__units": [8], "gru__kernel_constraint": [None, MaxNorm(3.0)]}
-_QUICK_FIXED = {"learning_rate_init": 0.02, "max_iter": 40, "global_clipnorm": 1.0}
+# --quick: fewer epochs and folds and one grid axis; for smoke tests, not for figures.
+_QUICK_GRID = {"scale__mode": ["sequence", "channel"]}
+_QUICK_FIXED = {"max_iter": 10}
 _QUICK_CV = 2
 
 
@@ -195,7 +141,7 @@ def run_demo(
 
     Parameters
     ----------
-    dataset : {"gunpoint", "italy_power_demand", "basic_motions"}, default="gunpoint"
+    dataset : {"gunpoint", "italy_power_demand", "basic_motions", "osuleaf"}, default="gunpoint"
         Bundled dataset (standard train/test split).
     device : {"auto", "cpu", "cuda"}, default="auto"
         Passed to :class:`~skgru.ConstrainedGRUClassifier`.
@@ -227,7 +173,10 @@ def run_demo(
     backend = resolve_device(device)
     X_train, y_train = spec.loader(split="train", return_X_y=True)
     X_test, y_test = spec.loader(split="test", return_X_y=True)
-    grid, fixed, n_folds = (_QUICK_GRID, _QUICK_FIXED, _QUICK_CV) if quick else (_GRID, _FIXED, _CV)
+    if quick:
+        grid, fixed, n_folds = _QUICK_GRID, _QUICK_FIXED, _QUICK_CV
+    else:
+        grid, fixed, n_folds = sequence_param_grid(), _FIXED, _CV
 
     say(f"skgru demo: {spec.title}")
     n_classes = len(np.unique(y_train))
@@ -235,15 +184,12 @@ def run_demo(
         f"  {len(X_train)} training and {len(X_test)} test series, "
         f"{X_train.shape[1]} steps x {X_train.shape[2]} channel(s), {n_classes} classes"
     )
-    for note in spec.notes:
-        say(f"  preprocessing: {note}")
-
-    model = Pipeline(
-        [
-            ("windows", FunctionTransformer(spec.transform, kw_args={"width": spec.width})),
-            ("gru", ConstrainedGRUClassifier(**fixed, device=device, random_state=random_state)),
-        ]
+    say(
+        "  pipeline: SequenceScaler -> DilatedConvolutions -> ConstrainedGRUClassifier "
+        "(skgru.make_sequence_classifier)"
     )
+
+    model = make_sequence_classifier(random_state=random_state, device=device, **fixed)
     cv = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
     search = GridSearchCV(model, grid, cv=cv, n_jobs=1, error_score="raise")
     n_candidates = int(np.prod([len(v) for v in grid.values()]))
@@ -256,7 +202,8 @@ def run_demo(
     )
     for name, values in grid.items():
         say(f"  {name.removeprefix('gru__')}: {', '.join(map(_format_value, values))}")
-    say("  fixed: " + ", ".join(f"{k}={v}" for k, v in fixed.items()))
+    if fixed:
+        say("  fixed: " + ", ".join(f"{k}={v}" for k, v in fixed.items()))
     if quick:
         say("  (--quick: a smoke test; the accuracy below is not representative)")
 
@@ -286,8 +233,9 @@ def run_demo(
         f"(refit of the best model: {search.refit_time_:.1f} s)"
     )
     if n_unconverged:
+        max_iter = search.best_estimator_.named_steps["gru"].max_iter
         say(
-            f"  {n_unconverged} of {n_fits} fits stopped at max_iter={fixed['max_iter']} "
+            f"  {n_unconverged} of {n_fits} fits stopped at max_iter={max_iter} "
             "before the loss settled"
         )
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from skgru._demo import stack_windows, window_means
+from skgru._demo import stack_windows
 
 
 def _run(*args, timeout=300):
@@ -43,7 +43,7 @@ def test_demo_quick_prints_accuracy(tmp_path):
     match = re.search(r"^Test accuracy: (\d\.\d{3}) on 150 test series$", text, re.M)
     assert match, text
     assert 0.0 <= float(match.group(1)) <= 1.0
-    assert re.search(r"^Best parameters: .*units=\d+", text, re.M), text
+    assert re.search(r"^Best parameters: .*scale__mode=", text, re.M), text
     assert re.search(r"^Training time: \d+\.\d s for all 5 fits", text, re.M), text
     # GunPoint's published baselines (Bagnall et al. 2017; Fawaz et al. 2019).
     assert re.search(r"1-NN Euclidean +0\.913", text), text
@@ -102,11 +102,3 @@ def test_stack_windows_by_hand():
     # Second sequence (values 14..27), second window = steps 3, 4, 5.
     assert Z[1, 1].tolist() == [20.0, 21.0, 22.0, 23.0, 24.0, 25.0]
     assert stack_windows(X, width=1) is X
-
-
-def test_window_means_by_hand():
-    X = np.arange(2 * 7 * 2, dtype=float).reshape(2, 7, 2)
-    Z = window_means(X, width=3)
-    assert Z.shape == (2, 2, 2)
-    # Steps 3, 4, 5 of the second sequence: features (20, 22, 24) and (21, 23, 25).
-    assert Z[1, 1].tolist() == [22.0, 23.0]

@@ -1,0 +1,157 @@
+"""The recommended pipelines: what to fit first, and the small grid to tune it with.
+
+Their settings were chosen by measurement on the training splits of real
+data sets (``benchmarks/accuracy.py``; the figures and what else was tried
+are in ``benchmarks/results/accuracy.md`` and ``benchmarks/NOTES.md``).
+"""
+
+from sklearn.pipeline import Pipeline
+
+from ._classifier import ConstrainedGRUClassifier
+from ._text import SequenceVectorizer
+from .preprocessing import DilatedConvolutions, SequenceScaler
+
+__all__ = [
+    "make_sequence_classifier",
+    "make_text_classifier",
+    "sequence_param_grid",
+    "text_param_grid",
+]
+
+# Settings of the GRU behind the convolutional front-end, each measured
+# (benchmarks/NOTES.md, "Accuracy on real data"):
+_SEQUENCE_GRU = {
+    # 32 units were as accurate as 64 on every set, at half the time.
+    "units": 32,
+    # Max over time reads "was this shape seen anywhere", what the
+    # front-end's detectors are built for; "last" forgets early shapes.
+    "pooling": "max",
+    # Small training sets need many updates per epoch: 16 against "auto"
+    # (one batch of up to 200) gained most on the sets of 36-100 series.
+    "batch_size": 16,
+    "learning_rate_init": 0.003,
+    "max_iter": 200,
+}
+
+
+def make_sequence_classifier(*, random_state=None, **gru_params):
+    """The recommended pipeline for time-series classification.
+
+    ``SequenceScaler`` (each series z-normalised on its own) ->
+    ``DilatedConvolutions`` (a fixed front-end of dilated shape detectors,
+    max-pooled to about 80 steps) -> ``ConstrainedGRUClassifier`` (32 units,
+    max-pooling over time, minibatches of 16, learning rate 0.003).
+    Accepts every input format of the classifier: 3-D arrays, univariate 2-D
+    arrays and ragged lists. Tune it with :func:`sequence_param_grid`.
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None, default=None
+        Seeds the front-end and the GRU.
+    **gru_params
+        Parameters of the classifier that replace the recommended ones
+        (e.g. ``device="cuda"``, ``n_jobs=2``).
+
+    Returns
+    -------
+    Pipeline
+        Steps ``"scale"``, ``"conv"`` and ``"gru"``.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from skgru import make_sequence_classifier, sequence_param_grid
+    >>> search = GridSearchCV(make_sequence_classifier(random_state=0), sequence_param_grid())
+    >>> sorted(search.param_grid)
+    ['gru__pooling', 'scale__mode']
+    """
+    gru = {**_SEQUENCE_GRU, **gru_params}
+    return Pipeline(
+        [
+            ("scale", SequenceScaler(mode="sequence")),
+            ("conv", DilatedConvolutions(random_state=random_state)),
+            ("gru", ConstrainedGRUClassifier(random_state=random_state, **gru)),
+        ]
+    )
+
+
+def sequence_param_grid():
+    """The small grid for :func:`make_sequence_classifier` (4 candidates).
+
+    * ``scale__mode``: ``"sequence"`` (shape matters, not level or amplitude)
+      or ``"channel"`` (amplitudes tell the classes apart, as in activity
+      recordings, where running is louder than walking);
+    * ``gru__pooling``: ``"max"`` or ``"mean"`` over time (mean suits classes
+      told apart by how often a shape occurs rather than whether it occurs).
+
+    Returns
+    -------
+    dict
+        A ``param_grid`` for :class:`~sklearn.model_selection.GridSearchCV`.
+    """
+    return {"scale__mode": ["sequence", "channel"], "gru__pooling": ["max", "mean"]}
+
+
+_TEXT_VECTORIZER = {
+    "max_features": 20000,
+    "max_len": 300,
+    # A document's subject and opening say most about its topic; keep them.
+    "truncating": "post",
+}
+_TEXT_GRU = {
+    "embedding_dim": 64,
+    "units": 64,
+    "bidirectional": True,
+    "pooling": "max",
+    # Minibatches of 32 at 0.003 reached a validation accuracy of 0.78 on 20
+    # Newsgroups after one epoch, where "auto" (200) at 0.001 reached 0.38.
+    "learning_rate_init": 0.003,
+    "batch_size": 32,
+    "early_stopping": True,
+    "max_iter": 10,
+    "n_iter_no_change": 2,
+}
+
+
+def make_text_classifier(*, random_state=None, vectorizer_params=None, **gru_params):
+    """The recommended pipeline for text classification.
+
+    ``SequenceVectorizer`` (the 20,000 most frequent words, documents cut
+    after 300 tokens, keeping their beginning) -> a bidirectional
+    ``ConstrainedGRUClassifier`` over a learnt 64-dimensional embedding,
+    max-pooled over time, with early stopping. Tune it with
+    :func:`text_param_grid`.
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None, default=None
+        Seeds the GRU.
+    vectorizer_params : dict or None, default=None
+        Parameters of the vectorizer that replace the recommended ones.
+    **gru_params
+        Parameters of the classifier that replace the recommended ones.
+
+    Returns
+    -------
+    Pipeline
+        Steps ``"vectorize"`` and ``"gru"``.
+    """
+    vec = {**_TEXT_VECTORIZER, **(vectorizer_params or {})}
+    gru = {**_TEXT_GRU, **gru_params}
+    return Pipeline(
+        [
+            ("vectorize", SequenceVectorizer(**vec)),
+            ("gru", ConstrainedGRUClassifier(random_state=random_state, **gru)),
+        ]
+    )
+
+
+def text_param_grid():
+    """The small grid for :func:`make_text_classifier` (2 candidates).
+
+    Returns
+    -------
+    dict
+        A ``param_grid`` for :class:`~sklearn.model_selection.GridSearchCV`.
+    """
+    return {"gru__learning_rate_init": [0.001, 0.003]}
