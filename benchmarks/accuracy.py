@@ -257,7 +257,7 @@ def summarise(values):
     return {"mean": float(a.mean()), "std": float(a.std()), "n": int(a.size)}
 
 
-def run_time_series(names, seeds, n_jobs, quick, parts=("skgru", "peers")):
+def run_time_series(names, seeds, n_jobs, quick, parts=("skgru", "peers"), checkpoint=None):
     results = {}
     runs = skgru_runs(names, seeds, n_jobs, quick) if "skgru" in parts else {}
     for name in names:
@@ -285,6 +285,8 @@ def run_time_series(names, seeds, n_jobs, quick, parts=("skgru", "peers")):
         results[name] = res
         line = ", ".join(f"{m} {v['summary']['mean']:.3f}" for m, v in res.items())
         print(f"{name}: {line}", flush=True)
+        if checkpoint is not None:  # a long run keeps what it has measured
+            checkpoint.write_text(json.dumps(results, indent=1, default=str))
     return results
 
 
@@ -355,6 +357,15 @@ def _cell(method):
     return f"{s['mean']:.3f} ± {s['std']:.3f}"
 
 
+def _verdict(means, ours, theirs, slack, strict=False):
+    """ "yes" if ``ours`` is above (``strict``) or within ``slack`` of the best of ``theirs``."""
+    if ours not in means or any(t not in means for t in theirs):
+        return "-"
+    best = max(means[t] for t in theirs)
+    ok = means[ours] > best if strict else means[ours] >= best - slack
+    return "yes" if ok else "no"
+
+
 def write_markdown(results, meta, path):
     ts = {k: v for k, v in results.items() if k != "20 Newsgroups"}
     lines = [
@@ -378,24 +389,24 @@ def write_markdown(results, meta, path):
             "|---" * (len(cols) + 4) + "|",
         ]
         for name, res in ts.items():
-            m = {c: res[c]["summary"]["mean"] for c in cols}
-            beats = m["skgru (tuned)"] > max(m["1-NN DTW"], m["1-NN Euclidean"])
-            close = m["skgru (tuned)"] >= m["MiniRocket"] - 0.03
-            dflt = m["skgru (defaults)"] >= m["skgru (tuned)"] - 0.03
-            lines.append(
-                f"| {name} | "
-                + " | ".join(_cell(res[c]) for c in cols)
-                + f" | {'yes' if beats else 'no'} | {'yes' if close else 'no'} | "
-                f"{'yes' if dflt else 'no'} |"
-            )
+            m = {c: res[c]["summary"]["mean"] for c in cols if c in res}
+            beats = _verdict(m, "skgru (tuned)", ("1-NN DTW", "1-NN Euclidean"), 0.0, strict=True)
+            close = _verdict(m, "skgru (tuned)", ("MiniRocket",), 0.03)
+            dflt = _verdict(m, "skgru (defaults)", ("skgru (tuned)",), 0.03)
+            cells = " | ".join(_cell(res[c]) if c in res else "-" for c in cols)
+            lines.append(f"| {name} | {cells} | {beats} | {close} | {dflt} |")
         lines += ["", "Mean fit time per seed (s; tuned = the whole search and refit):", ""]
         lines += ["| data set | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
         for name, res in ts.items():
             lines.append(
-                f"| {name} | " + " | ".join(f"{np.mean(res[c]['fit_s']):.1f}" for c in cols) + " |"
+                f"| {name} | "
+                + " | ".join(f"{np.mean(res[c]['fit_s']):.1f}" if c in res else "-" for c in cols)
+                + " |"
             )
         lines += ["", "Grid choices (per seed):", ""]
         for name, res in ts.items():
+            if "skgru (tuned)" not in res:
+                continue
             picks = [
                 "; ".join(f"{k}={v}" for k, v in p.items())
                 for p in res["skgru (tuned)"]["best_params"]
@@ -497,7 +508,11 @@ def main(argv=None):
     names = [n for n in args.datasets if n in LOADERS]
     t0 = time.perf_counter()
     parts = tuple(args.parts.split(","))
-    results = run_time_series(names, seeds, args.n_jobs, args.quick, parts) if names else {}
+    args.out.mkdir(parents=True, exist_ok=True)
+    checkpoint = args.out / "accuracy_partial.json"
+    results = (
+        run_time_series(names, seeds, args.n_jobs, args.quick, parts, checkpoint) if names else {}
+    )
     if "20 Newsgroups" in args.datasets and not args.no_text:
         text_seeds = list(range(args.text_seeds)) if args.text_seeds else seeds
         results.update(

@@ -18,16 +18,17 @@ __all__ = [
     "text_param_grid",
 ]
 
-# Settings of the GRU behind the convolutional front-end, each measured
-# (benchmarks/NOTES.md, "Accuracy on real data"):
+# Settings of the GRU behind the convolutional front-end. They come from the
+# exploration that led to the front-end and were kept when its settings were
+# chosen by cross-validation on the training splits; the variants that lost
+# there are in benchmarks/NOTES.md, "Accuracy on real data".
 _SEQUENCE_GRU = {
-    # 32 units were as accurate as 64 on every set, at half the time.
     "units": 32,
     # Max over time reads "was this shape seen anywhere", what the
     # front-end's detectors are built for; "last" forgets early shapes.
     "pooling": "max",
-    # Small training sets need many updates per epoch: 16 against "auto"
-    # (one batch of up to 200) gained most on the sets of 36-100 series.
+    # Small training sets need many updates per epoch: "auto" makes one batch
+    # of up to 200 series, so 36 series took one step an epoch.
     "batch_size": 16,
     "learning_rate_init": 0.003,
     "max_iter": 200,
@@ -88,6 +89,15 @@ def sequence_param_grid():
     -------
     dict
         A ``param_grid`` for :class:`~sklearn.model_selection.GridSearchCV`.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import ParameterGrid
+    >>> from skgru import sequence_param_grid
+    >>> sequence_param_grid()
+    {'scale__mode': ['sequence', 'channel'], 'gru__pooling': ['max', 'mean']}
+    >>> len(ParameterGrid(sequence_param_grid()))
+    4
     """
     return {"scale__mode": ["sequence", "channel"], "gru__pooling": ["max", "mean"]}
 
@@ -135,6 +145,21 @@ def make_text_classifier(*, random_state=None, vectorizer_params=None, **gru_par
     -------
     Pipeline
         Steps ``"vectorize"`` and ``"gru"``.
+
+    Examples
+    --------
+    >>> from skgru import make_text_classifier
+    >>> pipe = make_text_classifier(random_state=0)
+    >>> [name for name, _ in pipe.steps]
+    ['vectorize', 'gru']
+    >>> pipe.get_params()["vectorize__max_len"], pipe.get_params()["gru__bidirectional"]
+    (300, True)
+    >>> docs = ["a good film", "a bad film", "good fun", "bad taste"] * 10
+    >>> labels = [1, 0, 1, 0] * 10
+    >>> pipe = make_text_classifier(random_state=0, units=8, max_iter=2,
+    ...                             vectorizer_params={"max_len": 10})
+    >>> pipe.fit(docs, labels).predict(["good fun", "bad film"]).shape
+    (2,)
     """
     vec = {**_TEXT_VECTORIZER, **(vectorizer_params or {})}
     gru = {**_TEXT_GRU, **gru_params}
@@ -149,9 +174,22 @@ def make_text_classifier(*, random_state=None, vectorizer_params=None, **gru_par
 def text_param_grid():
     """The small grid for :func:`make_text_classifier` (2 candidates).
 
+    ``gru__learning_rate_init``: 0.001 (the classifier's default) or 0.003
+    (the recipe's).
+
     Returns
     -------
     dict
         A ``param_grid`` for :class:`~sklearn.model_selection.GridSearchCV`.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from skgru import make_text_classifier, text_param_grid
+    >>> text_param_grid()
+    {'gru__learning_rate_init': [0.001, 0.003]}
+    >>> search = GridSearchCV(make_text_classifier(random_state=0), text_param_grid(), cv=3)
+    >>> search.param_grid == text_param_grid()
+    True
     """
     return {"gru__learning_rate_init": [0.001, 0.003]}

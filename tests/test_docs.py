@@ -14,6 +14,12 @@ PUBLIC_MODULES = [
     "skgru.constraints",
     "skgru._constraints",
     "skgru._text",
+    "skgru._recipes",
+    "skgru.preprocessing",
+    "skgru.preprocessing._scaling",
+    "skgru.preprocessing._windows",
+    "skgru.preprocessing._resampling",
+    "skgru.preprocessing._convolution",
     "skgru.datasets",
     "skgru.datasets._base",
     "skgru._plotting",
@@ -59,7 +65,17 @@ def test_docstring_examples(name, tmp_path, monkeypatch):
 
 def test_every_public_module_has_examples():
     """The main public modules each carry at least one runnable example."""
-    for name in ["skgru._classifier", "skgru._constraints", "skgru._text", "skgru.datasets._base"]:
+    for name in [
+        "skgru._classifier",
+        "skgru._constraints",
+        "skgru._text",
+        "skgru._recipes",
+        "skgru.datasets._base",
+        "skgru.preprocessing._scaling",
+        "skgru.preprocessing._windows",
+        "skgru.preprocessing._resampling",
+        "skgru.preprocessing._convolution",
+    ]:
         module = importlib.import_module(name)
         finder = doctest.DocTestFinder()
         n_examples = sum(len(t.examples) for t in finder.find(module))
@@ -77,9 +93,10 @@ def test_public_classes_and_functions_have_examples():
     import skgru
     import skgru.constraints
     import skgru.datasets
+    import skgru.preprocessing
 
     missing = set()
-    for module in (skgru, skgru.constraints, skgru.datasets):
+    for module in (skgru, skgru.constraints, skgru.datasets, skgru.preprocessing):
         for name in module.__all__:
             obj = getattr(module, name)
             if not (inspect.isclass(obj) or inspect.isfunction(obj)):
