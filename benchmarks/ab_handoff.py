@@ -7,7 +7,7 @@ Usage::
 Until the sixth session ``skgru._kernels._config.run_tasks`` handed its
 pieces to a ``ThreadPoolExecutor`` (a future per piece, waited on with
 ``result()``); it now puts them on a queue served by daemon threads and waits
-on one lock per piece (benchmarks/NOTES.md, change 22). This script keeps the
+on one lock per piece (benchmarks/NOTES.md, "A lighter thread hand-off"). This script keeps the
 old hand-off as the baseline and swaps it into ``skgru._cpu_stack`` in
 alternating rounds within one process, timing a training step (the
 ``bench_cpu.py`` trainer, 2 threads) and ``predict_proba`` of a fitted

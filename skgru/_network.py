@@ -35,7 +35,7 @@ def _glorot_uniform(rng, shape, dtype):
 
 def _orthogonal(rng, shape, dtype):
     # Keras Orthogonal: QR of a normal (max, min) matrix, sign-fixed, transposed
-    # when rows < cols: for (U, 3U) this gives orthonormal rows (SPEC.md 1.3).
+    # when rows < cols: for (U, 3U) this gives orthonormal rows, as Keras's initializer does.
     rows, cols = shape
     a = rng.standard_normal((max(rows, cols), min(rows, cols)))
     q, r = np.linalg.qr(a)
@@ -117,7 +117,8 @@ def head_loss_grad(logits, Y, w, out_activation):
     labels are summed, as MLPClassifier does) and real targets for
     ``"identity"`` (half the mean squared error over outputs, MLPRegressor's
     loss). ``w (B,)`` are combined sample and class weights. Returns ``(sum_i
-    w_i L_i / sum_i w_i, dlogits, sum_i w_i)`` (SPEC.md 1b).
+    w_i L_i / sum_i w_i, dlogits, sum_i w_i)`` (``docs/gru_equations.rst``, "Output layer and
+    loss").
     """
     logits64 = logits.astype(np.float64)
     w_sum = float(w.sum())

@@ -488,7 +488,8 @@ def test_noalias_arrays_marks_the_data_pointers_of_array_arguments():
     """The gate loops' functions tell LLVM their arrays do not overlap.
 
     Without it LLVM checks every pair of row pointers at run time before each
-    row's vector loop (benchmarks/NOTES.md, change 26).
+    row's vector loop (benchmarks/NOTES.md, "Gate loops in functions of their own, with
+    non-overlapping arrays").
     """
     import re
 
@@ -527,7 +528,7 @@ def test_borrowed_arrays_and_their_views_carry_no_reference_count():
     """``borrowed(a)`` drops the memory-info pointer, and views of it inherit that.
 
     A null pointer is what makes numba skip the atomic reference counting of
-    every view the kernels make (benchmarks/NOTES.md, change 27).
+    every view the kernels make (benchmarks/NOTES.md, "Kernel views without reference counts").
     """
     import numba
     from numba import types

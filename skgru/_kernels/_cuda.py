@@ -31,7 +31,7 @@ Design
   output; ``k_split=1`` gives the default kernels' bits.
 * Backward through time is the same shape in reverse; it writes ``dA`` and
   ``dM`` for every step, and the weight gradients are GEMMs afterwards
-  (SPEC.md 1b).
+  (``docs/gru_equations.rst``).
 * Reductions (bias gradients, norms, the loss) run in a fixed order: each
   thread sums its own sequence over time, then one thread per column sums the
   batch in order, or one block reduces with a fixed tree; never atomics.
@@ -1374,7 +1374,7 @@ def _build(dtype, tile, reg, reduce_threads):
 
     @cuda.jit
     def constrain_norm(w, by_row, kind, lo, hi, rate, one_minus_rate, eps):
-        """Column (or row) norm constraints, Keras formulas (SPEC.md 3.1).
+        """Column (or row) norm constraints, Keras formulas (``docs/user_guide/constraints.rst``).
 
         ``kind`` 0: MaxNorm, 1: UnitNorm, 2: MinMaxNorm. One thread per
         vector, elements summed in order.
