@@ -366,13 +366,19 @@ def _verdict(means, ours, theirs, slack, strict=False):
     return "yes" if ok else "no"
 
 
+def _seed_counts(meta):
+    parts = [f"time series {meta['seeds']}"] if meta.get("seeds") else []
+    parts += [f"text {meta['text_seeds']}"] if meta.get("text_seeds") else []
+    return ", ".join(parts) or "none"
+
+
 def write_markdown(results, meta, path):
     ts = {k: v for k, v in results.items() if k != "20 Newsgroups"}
     lines = [
         "# Test accuracy on real data",
         "",
         f"`{meta['command']}`, {meta['date']}, {meta['machine']}; skgru {meta['skgru']}, "
-        f"{meta['seeds']} seeds, {meta['wall_s']:.0f} s in all.",
+        f"seeds: {_seed_counts(meta)}; {meta['wall_s']:.0f} s in all.",
         "",
         "Official train/test splits. Every choice is made on the training split "
         "(3-fold CV for the grids); the test split is scored once per seed. "
@@ -502,7 +508,8 @@ def main(argv=None):
         meta = {**parts[0]["meta"], "parts": [part["meta"] for part in parts]}
         meta["command"] = " + ".join(part["meta"]["command"] for part in parts)
         meta["wall_s"] = max(part["meta"]["wall_s"] for part in parts)
-        meta["seeds"] = "/".join(str(part["meta"]["seeds"]) for part in parts)
+        for key in ("seeds", "text_seeds"):
+            meta[key] = max((part["meta"].get(key) or 0 for part in parts), default=0) or None
         return write_all(results, meta, args.out, "accuracy")
     seeds = list(range(1 if args.quick else args.seeds))
     names = [n for n in args.datasets if n in LOADERS]
@@ -513,6 +520,7 @@ def main(argv=None):
     results = (
         run_time_series(names, seeds, args.n_jobs, args.quick, parts, checkpoint) if names else {}
     )
+    text_seeds = []
     if "20 Newsgroups" in args.datasets and not args.no_text:
         text_seeds = list(range(args.text_seeds)) if args.text_seeds else seeds
         results.update(
@@ -526,7 +534,9 @@ def main(argv=None):
             f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         ),
         "skgru": skgru.__version__,
-        "seeds": len(seeds),
+        # Seeds of each part actually run (None where the part did not run).
+        "seeds": len(seeds) if names else None,
+        "text_seeds": len(text_seeds) or None,
         "wall_s": time.perf_counter() - t0,
     }
     write_all(results, meta, args.out, "accuracy_quick" if args.quick else "accuracy")

@@ -19,6 +19,7 @@ from skgru._backend import CPUTrainer
 from skgru._optimizers import make_optimizer
 from skgru._sequences import to_token_sequences
 from skgru.constraints import MaxNorm
+from skgru.datasets import make_word_order_docs
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -203,24 +204,9 @@ def test_ragged_predictions_independent_of_order_and_batch(seed, batch):
     np.testing.assert_array_equal(pieces, full)
 
 
-def _word_order_corpus(n, seed):
-    rng = np.random.default_rng(seed)
-    filler = [f"w{i}" for i in range(20)]
-    docs, y = [], []
-    for _ in range(n):
-        words = list(rng.choice(filler, size=rng.integers(4, 10)))
-        i, j = sorted(rng.choice(len(words) + 2, size=2, replace=False))
-        first, second = ("alpha", "beta") if rng.random() < 0.5 else ("beta", "alpha")
-        words.insert(i, first)
-        words.insert(j, second)
-        docs.append(" ".join(words))
-        y.append(int(first == "alpha"))
-    return docs, np.array(y)
-
-
 @pytest.mark.slow
 def test_word_order_task_gru_beats_bag_of_words():
-    docs, y = _word_order_corpus(700, seed=0)
+    docs, y = make_word_order_docs(700, random_state=0)
     d_train, d_test, y_train, y_test = train_test_split(docs, y, test_size=0.3, random_state=0)
     bow = make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(d_train, y_train)
     bow_acc = bow.score(d_test, y_test)
@@ -244,7 +230,7 @@ def test_word_order_task_gru_beats_bag_of_words():
 
 
 def test_pipeline_search_same_scores_with_n_jobs_1_and_2():
-    docs, y = _word_order_corpus(120, seed=1)
+    docs, y = make_word_order_docs(120, random_state=1)
     pipe = make_pipeline(
         SequenceVectorizer(), ConstrainedGRUClassifier(embedding_dim=4, max_iter=3, random_state=0)
     )

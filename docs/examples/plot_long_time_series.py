@@ -12,17 +12,12 @@ training and 242 test series. This example
   the training split and scores it on the test split,
 * shows what its convolutional front-end,
   :class:`~skgru.preprocessing.DilatedConvolutions`, hands to the GRU,
-* draws the learning curve with :class:`~skgru.LossCurveDisplay`, and
-* draws the test accuracies that ``benchmarks/accuracy.py`` measured for the
-  recipe and its peers on every bundled time-series data set, when its
-  results file is there.
+* draws the learning curve with :class:`~skgru.LossCurveDisplay`.
 """
 
-import json
 import os
 import time
 import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -135,7 +130,7 @@ image = ax2.imshow(
 )
 ax2.set_yticks(range(len(rows)), labels, fontsize=7)
 ax2.set_xlabel("time step of the input")
-ax2.set_title("DilatedConvolutions output: 12 of the 504 channels")
+ax2.set_title(f"DilatedConvolutions output: {len(rows)} of the {Z.shape[1]} channels")
 fig.colorbar(image, ax=ax2, label="standardised response")
 
 # %%
@@ -150,90 +145,13 @@ display.ax_.set_title("OSULeaf: training loss per epoch")
 display.figure_.tight_layout()
 
 # %%
-# Against the peers, on every data set
-# ------------------------------------
-# ``benchmarks/accuracy.py`` (in the source tree, not in an installed
-# package) runs the recipe with its defaults and tuned over
-# :func:`~skgru.sequence_param_grid` by 3-fold cross-validation on the
-# training split, next to 1-NN Euclidean, 1-NN DTW and MiniRocket, on the
-# official splits of the seven bundled data sets, over several seeds. Its
-# results are read from ``benchmarks/results/accuracy.json``; the bars are
-# the mean test accuracy over the seeds and the lines their standard
-# deviation (1-NN is deterministic: one run). When the file is not there,
-# nothing is drawn. Set ``SKGRU_BENCH_RESULTS`` to read another folder.
+# Against the peers
+# -----------------
+# ``benchmarks/accuracy.py`` (in the source tree) runs this recipe, with its
+# defaults and tuned over :func:`~skgru.sequence_param_grid` by 3-fold
+# cross-validation on the training split, next to 1-NN Euclidean, 1-NN DTW
+# and MiniRocket on every bundled data set, over several seeds; the
+# :ref:`benchmark figures <sphx_glr_auto_examples_plot_benchmarks.py>`
+# example draws its results.
 
-
-def accuracy_file():
-    if os.environ.get("SKGRU_BENCH_RESULTS"):
-        return Path(os.environ["SKGRU_BENCH_RESULTS"]) / "accuracy.json"
-    try:
-        here = Path(__file__).resolve().parent  # docs/examples
-    except NameError:  # run interactively
-        here = Path.cwd()
-    for parent in [here, *here.parents]:
-        if (parent / "benchmarks" / "results").is_dir():
-            return parent / "benchmarks" / "results" / "accuracy.json"
-    return Path("benchmarks") / "results" / "accuracy.json"
-
-
-def load_benchmark(path):
-    if not path.is_file():
-        print(f"{path} is not there: run benchmarks/accuracy.py first; no comparison drawn.")
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        print(f"{path} is not readable JSON; no comparison drawn.")
-        return None
-
-
-ORDER = ["1-NN Euclidean", "1-NN DTW", "MiniRocket", "skgru (defaults)", "skgru (tuned)"]
-COLORS = {"1-NN Euclidean": "C7", "1-NN DTW": "C8", "MiniRocket": "C0"}
-
-
-def plot_time_series_accuracy(data):
-    results = {k: v for k, v in data["results"].items() if k != "20 Newsgroups"}
-    if not results:
-        print("accuracy.json holds no time-series data set; no comparison drawn.")
-        return
-    methods = [m for m in ORDER if any(m in r for r in results.values())]
-    methods += sorted({m for r in results.values() for m in r} - set(methods))
-    names = list(results)
-    width = 0.8 / len(methods)
-    fig, ax = plt.subplots(figsize=(max(8, 1.4 * len(names)), 4.5))
-    for j, method in enumerate(methods):
-        xs, means, stds = [], [], []
-        for i, name in enumerate(names):
-            if method in results[name]:
-                summary = results[name][method]["summary"]
-                xs.append(i + (j - (len(methods) - 1) / 2) * width)
-                means.append(summary["mean"])
-                stds.append(summary["std"])
-        color = COLORS.get(method, "C2" if method == "skgru (tuned)" else "C3")
-        ax.bar(xs, means, width, yerr=stds, capsize=2, label=method, color=color)
-    ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
-    ax.set_ylim(0.0, 1.22)
-    ax.set_yticks(np.linspace(0.0, 1.0, 6))
-    ax.set_ylabel("test accuracy")
-    ax.legend(ncol=len(methods), fontsize=8, loc="upper center")
-    meta = data.get("meta", {})
-    ax.set_title(
-        "Test accuracy on the official splits, mean ± sd over seeds "
-        f"({meta.get('machine', 'machine unknown')})",
-        fontsize=9,
-    )
-    fig.tight_layout()
-    print(f"{'data set':<24}" + "".join(f"{m:>18}" for m in methods))
-    for name in names:
-        cells = [
-            f"{results[name][m]['summary']['mean']:>18.3f}" if m in results[name] else f"{'-':>18}"
-            for m in methods
-        ]
-        print(f"{name:<24}" + "".join(cells))
-
-
-path = accuracy_file()
-benchmark = load_benchmark(path)
-if benchmark is not None:
-    plot_time_series_accuracy(benchmark)
 plt.show()

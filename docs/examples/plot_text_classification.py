@@ -19,7 +19,6 @@ import os
 import warnings
 
 import matplotlib.pyplot as plt
-import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -28,33 +27,19 @@ from sklearn.pipeline import make_pipeline
 
 from skgru import ConstrainedGRUClassifier, SequenceVectorizer
 from skgru.constraints import MaxNorm
+from skgru.datasets import make_word_order_docs
 
 QUICK = os.environ.get("SKGRU_DOCS_QUICK", "") not in ("", "0")
 
 # %%
 # A word-order corpus
 # -------------------
-# Each document is 4 to 9 filler words with the two words ``alpha`` and
-# ``beta`` inserted at random places. The label is 1 when ``alpha`` comes
-# first. Both words occur in every document, so word counts carry no signal.
+# :func:`~skgru.datasets.make_word_order_docs`: each document is 4 to 9
+# filler words with the two words ``alpha`` and ``beta`` inserted at random
+# places. The label is 1 when ``alpha`` comes first. Both words occur in
+# every document, so word counts carry no signal.
 
-
-def word_order_corpus(n, seed):
-    rng = np.random.default_rng(seed)
-    filler = [f"w{i}" for i in range(20)]
-    docs, labels = [], []
-    for _ in range(n):
-        words = list(rng.choice(filler, size=rng.integers(4, 10)))
-        i, j = sorted(rng.choice(len(words) + 2, size=2, replace=False))
-        first, second = ("alpha", "beta") if rng.random() < 0.5 else ("beta", "alpha")
-        words.insert(i, first)
-        words.insert(j, second)
-        docs.append(" ".join(words))
-        labels.append(int(first == "alpha"))
-    return docs, np.array(labels)
-
-
-docs, y = word_order_corpus(400 if QUICK else 800, seed=0)
+docs, y = make_word_order_docs(400 if QUICK else 800, random_state=0)
 docs_train, docs_test, y_train, y_test = train_test_split(
     docs, y, test_size=0.3, random_state=0, stratify=y
 )

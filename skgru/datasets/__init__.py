@@ -11,6 +11,9 @@ UCR/UEA time series classification archive as a :class:`sklearn.utils.Bunch`
 - :func:`load_arrowhead`: univariate, length 251, 3 classes.
 - :func:`load_osuleaf`: univariate, length 427, 6 classes.
 - :func:`load_acsf1`: univariate, length 1460, 10 classes.
+
+and one generator, :func:`make_word_order_docs`: short documents whose class
+is the order of two words, which no bag-of-words model can learn.
 """
 
 from ._base import (
@@ -22,6 +25,7 @@ from ._base import (
     load_osuleaf,
     load_pickup_gesture_wiimote_z,
 )
+from ._generators import make_word_order_docs
 
 __all__ = [
     "load_acsf1",
@@ -31,4 +35,5 @@ __all__ = [
     "load_italy_power_demand",
     "load_osuleaf",
     "load_pickup_gesture_wiimote_z",
+    "make_word_order_docs",
 ]
