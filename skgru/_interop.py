@@ -5,7 +5,8 @@ Our weights are kept in Keras order and layout (``kernel (F, 3U)``,
 ``weight_ih_l0 (3U, F)`` and ``weight_hh_l0 (3U, U)`` with row blocks in the
 order ``r, z, n`` and two bias vectors of ``3U``. The mapping is the one Keras
 itself uses (``prepare_gru_params`` in ``keras/src/backend/torch/rnn.py``;
-``docs/gru_equations.rst``, "Mapping to PyTorch"): transpose, and swap the first two gate blocks.
+``docs/gru_equations.rst``, "Mapping to PyTorch"): transpose, and swap the
+first two gate blocks.
 
 Only ``reset_after=True`` has a PyTorch form: ``nn.GRU`` applies the reset gate
 after the recurrent product, and there is no switch for the other variant.

@@ -117,8 +117,8 @@ def head_loss_grad(logits, Y, w, out_activation):
     labels are summed, as MLPClassifier does) and real targets for
     ``"identity"`` (half the mean squared error over outputs, MLPRegressor's
     loss). ``w (B,)`` are combined sample and class weights. Returns ``(sum_i
-    w_i L_i / sum_i w_i, dlogits, sum_i w_i)`` (``docs/gru_equations.rst``, "Output layer and
-    loss").
+    w_i L_i / sum_i w_i, dlogits, sum_i w_i)`` (``docs/gru_equations.rst``,
+    "Output layer and loss").
     """
     logits64 = logits.astype(np.float64)
     w_sum = float(w.sum())

@@ -2,9 +2,9 @@
 
 Written for clarity, not speed: explicit loops over time, one step at a time.
 This module must never import anything from ``skgru``; the fast kernels are
-tested against it.  Equations follow ``docs/gru_equations.rst`` (Keras 3 GRU, column blocks
-[z | r | h], state frozen on masked steps, back-propagation through time)
-and scikit-learn's MLP for the L2 term.
+tested against it.  Equations follow ``docs/gru_equations.rst`` (Keras 3
+GRU, column blocks [z | r | h], state frozen on masked steps,
+back-propagation through time) and scikit-learn's MLP for the L2 term.
 
 Shapes: B batch, T timesteps, F input features, U units, K head outputs.
 """

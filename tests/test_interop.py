@@ -80,8 +80,8 @@ def test_state_dict_keys_shapes_and_gate_order():
     assert sd["weight_hh_l0"].shape == (3 * U, U)
     assert sd["fc.weight"].shape == (3, U)
     z, r, h = slice(0, U), slice(U, 2 * U), slice(2 * U, 3 * U)
-    # docs/gru_equations.rst, "Mapping to PyTorch": torch row blocks are (r, z, n), Keras column
-    # blocks (z, r, h).
+    # docs/gru_equations.rst, "Mapping to PyTorch": torch row blocks are
+    # (r, z, n), Keras column blocks (z, r, h).
     np.testing.assert_array_equal(sd["weight_ih_l0"][:U], W[:, r].T)
     np.testing.assert_array_equal(sd["weight_ih_l0"][U : 2 * U], W[:, z].T)
     np.testing.assert_array_equal(sd["weight_ih_l0"][2 * U :], W[:, h].T)

@@ -488,8 +488,8 @@ def test_noalias_arrays_marks_the_data_pointers_of_array_arguments():
     """The gate loops' functions tell LLVM their arrays do not overlap.
 
     Without it LLVM checks every pair of row pointers at run time before each
-    row's vector loop (benchmarks/NOTES.md, "Gate loops in functions of their own, with
-    non-overlapping arrays").
+    row's vector loop (benchmarks/NOTES.md, "Gate loops in functions of
+    their own, with non-overlapping arrays").
     """
     import re
 

@@ -31,8 +31,8 @@ SCALAR_OPTIONS = {"inline": "always", "cache": True, "error_model": "numpy"}
 # one rounding per fused pair. The float32 rational tanh / logistic are
 # chains of multiply-adds (Horner's rule), and the gate loop was bound by
 # their latency: with FMAs it ran 1.25-1.36x faster (benchmarks/NOTES.md,
-# NOTES.md, "FMA contraction in the gate kernels"). On the GPU, NVVM fuses them by default (its
-# -fma=1).
+# "FMA contraction in the gate kernels"). On the GPU, NVVM fuses them by
+# default (its -fma=1).
 GATE_FASTMATH = {"contract"}  # a set: numba takes no frozenset
 
 _DISABLE_CACHE = os.environ.get("SKGRU_NO_CACHE", "") not in ("", "0")
@@ -62,11 +62,11 @@ def scalar(func):
 # same bits (each lane computes what it did; no reductions). numba sets no
 # per-function target options, so ``wide_vectors()``, called at the top of a
 # kernel, adds LLVM's string attributes to the function being compiled
-# (benchmarks/NOTES.md, "512-bit vectors for the forward gate loop"). llvmlite has no API for them
-# either: they
-# go into its attribute set past its check of known names, and only after a
-# probe has shown that this llvmlite writes them and this LLVM parses the
-# result; otherwise nothing is added. Hosts without AVX-512 ignore them.
+# (benchmarks/NOTES.md, "512-bit vectors for the forward gate loop"). llvmlite
+# has no API for them either: they go into its attribute set past its check of
+# known names, and only after a probe has shown that this llvmlite writes them
+# and this LLVM parses the result; otherwise nothing is added. Hosts without
+# AVX-512 ignore them.
 _WIDE_VECTOR_ATTRIBUTES = ('"prefer-vector-width"="512"', '"min-legal-vector-width"="512"')
 
 
@@ -112,17 +112,17 @@ def _no_op():
 wide_vectors = _no_op if numba.config.DISABLE_JIT else _wide_vectors
 
 
-# Array arguments that do not overlap. LLVM vectorizes a loop over rows
-# of several arrays only behind run-time checks that no store overlaps a
-# load; when the loop sits in another loop over rows, those checks ran before
-# every row, hundreds of instructions each (benchmarks/NOTES.md, "Gate loops in functions of their
-# own, with non-overlapping arrays").
-# ``noalias_arrays()``, called in a kernel, marks the data pointers of all its
-# array arguments ``noalias``, as C's ``restrict``: the caller promises that
-# no element written through one argument is read or written through
-# another. numba passes an array as its fields (meminfo, parent, nitems,
-# itemsize, data, shape, strides), so a data pointer is the parameter named
-# ``arg.<name>.4``; if none is found, nothing is marked.
+# Array arguments that do not overlap. LLVM vectorizes a loop over rows of
+# several arrays only behind run-time checks that no store overlaps a load;
+# when the loop sits in another loop over rows, those checks ran before every
+# row, hundreds of instructions each (benchmarks/NOTES.md, "Gate loops in
+# functions of their own, with non-overlapping arrays"). ``noalias_arrays()``,
+# called in a kernel, marks the data pointers of all its array arguments
+# ``noalias``, as C's ``restrict``: the caller promises that no element written
+# through one argument is read or written through another. numba passes an
+# array as its fields (meminfo, parent, nitems, itemsize, data, shape,
+# strides), so a data pointer is the parameter named ``arg.<name>.4``; if none
+# is found, nothing is marked.
 _ARRAY_DATA_ARG = re.compile(r"^arg\.[^.]+\.4$")
 
 
@@ -206,9 +206,9 @@ def _process_wide(lib):
     (its "controlling thread", so that threads do not fight over the one
     setting): a fit in a second Python thread then ran its products on every
     BLAS thread, W2's training step 1.4-1.75x slower than on the main thread
-    (benchmarks/NOTES.md, "The BLAS limit in every Python thread"). Such libraries are set through
-    ``_real_set_num_threads`` (the setter behind that check) under
-    :func:`blas_threads`' process-wide hold instead.
+    (benchmarks/NOTES.md, "The BLAS limit in every Python thread"). Such
+    libraries are set through ``_real_set_num_threads`` (the setter behind
+    that check) under :func:`blas_threads`' process-wide hold instead.
     """
     return (
         lib.internal_api == "openblas"
@@ -350,8 +350,9 @@ class _Workers:
 
     A ``concurrent.futures.ThreadPoolExecutor`` did this before; its futures,
     condition variables and semaphore cost about 35 us per hand-off here, this
-    about 15 (a queue put, a lock per task; benchmarks/NOTES.md, "A lighter thread hand-off"),
-    and a small prediction makes one hand-off, a training step four.
+    about 15 (a queue put, a lock per task; benchmarks/NOTES.md, "A lighter
+    thread hand-off"), and a small prediction makes one hand-off, a training
+    step four.
     """
 
     def __init__(self):

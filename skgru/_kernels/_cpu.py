@@ -8,10 +8,10 @@ Weights are Keras-ordered: ``W (F, 3U)``, ``R (U, 3U)`` with column blocks
 ``[z | r | n]``; ``bias`` is always ``(2, 3U)`` here (row 0 input bias, row 1
 recurrent bias; row 1 is ignored when ``reset_after=False``).
 
-Structure (``docs/gru_equations.rst``, "Back-propagation through time"): one GEMM for the input
-projection of all timesteps, one
-GEMM per step for the recurrent product over the batch, one fused loop for the
-gate nonlinearities, and the weight gradients as GEMMs over all stored rows.
+Structure (``docs/gru_equations.rst``, "Back-propagation through time"): one
+GEMM for the input projection of all timesteps, one GEMM per step for the
+recurrent product over the batch, one fused loop for the gate nonlinearities,
+and the weight gradients as GEMMs over all stored rows.
 
 Gate values are saved in ``S (T, B, 4U)`` as ``[z | r | n | s]`` where ``s`` is
 ``m_n`` (the recurrent n-projection with its bias) for ``reset_after=True`` and
@@ -36,16 +36,15 @@ from ._config import GATE_FASTMATH, borrowed, njit, noalias_arrays, scalar, wide
 # --------------------------------------------------------------------------- #
 # float32 transcendentals that LLVM can vectorize.
 #
-# libm's tanhf/expf are scalar calls (about 16 ns per tanh, measured on the 2-core development
-# machine) and
-# the llvmlite wheels have no SVML, so the gate loop of the forward pass was
-# bound by them. For float32 we use the rational tanh of Eigen / XLA
-# (``generic_fast_tanh_float``: odd degree-13 numerator, even degree-6
-# denominator, input clamped to +-7.905 where it rounds to +-1): plain
-# multiply/add/divide/select, vectorized with AVX2/AVX-512 under
-# ``error_model="numpy"`` (about 18x faster than libm tanh in a loop, measured in
-# benchmarks/NOTES.md). Its error is a few float32 ulps (max abs and rel error
-# 3.6e-7 on [-20, 20]; tests/test_fastmath.py bounds it). The logistic is
+# libm's tanhf/expf are scalar calls (about 16 ns per tanh, measured on the
+# 2-core development machine) and the llvmlite wheels have no SVML, so the gate
+# loop of the forward pass was bound by them. For float32 we use the rational
+# tanh of Eigen / XLA (``generic_fast_tanh_float``: odd degree-13 numerator,
+# even degree-6 denominator, input clamped to +-7.905 where it rounds to +-1):
+# plain multiply/add/divide/select, vectorized with AVX2/AVX-512 under
+# ``error_model="numpy"`` (about 18x faster than libm tanh in a loop, measured
+# in benchmarks/NOTES.md). Its error is a few float32 ulps (max abs and rel
+# error 3.6e-7 on [-20, 20]; tests/test_fastmath.py bounds it). The logistic is
 # ``0.5 * tanh(0.5 x) + 0.5`` (absolute error < 3e-7). float64 keeps the exact
 # libm functions, so the float64 path still matches the oracle to rounding.
 # --------------------------------------------------------------------------- #
@@ -101,8 +100,8 @@ _tanh_rational = _odd_rational(_TANH_NUM, _TANH_DEN, _TANH_CLAMP)
 # the rational's coefficients (numerator ``0.25 a_k / 4^k``, denominator
 # ``b_k / 4^k``, clamp doubled) and without tanh's switch to ``x`` near 0,
 # which only serves tanh's relative error: 16 % cheaper than scaling around
-# ``_tanh_f32`` (benchmarks/NOTES.md, "The float32 logistic with its scalings folded in"), the same
-# maximum error.
+# ``_tanh_f32`` (benchmarks/NOTES.md, "The float32 logistic with its scalings
+# folded in"), the same maximum error.
 _sigmoid_rational = _odd_rational(
     [np.float32(0.25 * float(a) / 4.0**k) for k, a in enumerate(_TANH_NUM)],
     [np.float32(float(b) / 4.0**k) for k, b in enumerate(_TANH_DEN)],
@@ -225,17 +224,16 @@ def _gate_rows_reset_after(a_src, a_ids, M, b_i, b_h, h_prev, h_new, s_rows, sto
     to the scratch row ``s_rows[0]``. A masked row keeps its state (and
     stores zeros).
 
-    A function of its own, called once per step, whose arrays are declared
-    not to overlap (:func:`~._config.noalias_arrays`): inlined into the time
-    loop, LLVM checked every pair of row pointers at run time before each
-    row's vector loop, several hundred instructions per row (about half of
-    W1's forward kernel; benchmarks/NOTES.md, "Gate loops in functions of their own, with
-    non-overlapping arrays"). It indexes the 2-D
-    arrays rather than making row views (each view of an argument costs an
-    atomic reference count, NOTES.md, "Kernel views without reference counts"), and the unit loop
-    has no branch and
-    no conditional store (with those LLVM gave up vectorizing it, NOTES.md, "Forward gate loop over
-    1-D row views, no conditional store").
+    A function of its own, called once per step, whose arrays are declared not
+    to overlap (:func:`~._config.noalias_arrays`): inlined into the time loop,
+    LLVM checked every pair of row pointers at run time before each row's
+    vector loop, several hundred instructions per row (about half of W1's
+    forward kernel; benchmarks/NOTES.md, "Gate loops in functions of their own,
+    with non-overlapping arrays"). It indexes the 2-D arrays rather than making
+    row views (each view of an argument costs an atomic reference count,
+    NOTES.md, "Kernel views without reference counts"), and the unit loop has
+    no branch and no conditional store (with those LLVM gave up vectorizing it,
+    NOTES.md, "Forward gate loop over 1-D row views, no conditional store").
     """
     noalias_arrays()
     wide_vectors()
@@ -676,11 +674,10 @@ def _carry_grad(g, g_next, DH):
 def _dot_tn(A2, D2, out):
     """``out = A2.T @ D2`` over the long common dimension (the weight gradients).
 
-    Formed as ``(D2.T @ A2).T``: with the long dimension inner on both
-    sides this ran 1.02-1.46x faster than ``A2.T @ D2`` on the W1-W4 shapes
-    (one thread, alternating, benchmarks/NOTES.md, "Weight gradients as (D.T @ A).T"); ``out`` may
-    be
-    a strided view.
+    Formed as ``(D2.T @ A2).T``: with the long dimension inner on both sides
+    this ran 1.02-1.46x faster than ``A2.T @ D2`` on the W1-W4 shapes (one
+    thread, alternating; benchmarks/NOTES.md,
+    "Weight gradients as (D.T @ A).T"); ``out`` may be a strided view.
     """
     t = np.empty((D2.shape[1], A2.shape[1]), dtype=out.dtype)
     np.dot(D2.T, A2, t)
@@ -775,15 +772,14 @@ def gru_backward_part(
 _ROW_BLOCK = 16
 # Rows per call of the packed path. Its micro-kernels take a block's rows in
 # groups (apparently 6 or 12 at a time on this build: the rows that differed
-# were the last 4 of each 64), and the last partial group, met together with
-# a partial group of columns, gives other bits: with 64-row blocks a row's
+# were the last 4 of each 64), and the last partial group, met together with a
+# partial group of columns, gives other bits: with 64-row blocks a row's
 # float64 product changed with its position when 3U was not a multiple of 16
 # (e.g. (128, 500): rows 60-63 of each block; with 2 BLAS threads, rows split
 # at the thread boundary). 48 is a multiple of 2, 3, 4, 6, 8, 12, 16 and 24,
-# and kept the rows bitwise independent of their position in every shape
-# tried, on 1-4 BLAS threads
-# (tests/test_fastmath.py; benchmarks/NOTES.md, "Per-step products kept in OpenBLAS's small-matrix
-# kernel; 48-row packed blocks").
+# and kept the rows bitwise independent of their position in every shape tried,
+# on 1-4 BLAS threads (tests/test_fastmath.py; benchmarks/NOTES.md, "Per-step
+# products kept in OpenBLAS's small-matrix kernel; 48-row packed blocks").
 _ROW_BLOCK_LARGE = 48
 # OpenBLAS's small-matrix kernel (the SkylakeX kernels this machine runs)
 # takes a product only while rows * K * N <= 100**3; one row more and the
@@ -816,14 +812,14 @@ def _block_rows(K, N, itemsize):
     small-matrix kernel (which reads the weight unpacked): for the per-step
     shapes it ran 1.2-1.5x faster than the packed path (W2's (32, 128) x
     (128, 384): 90 vs 75 GFLOP/s, its backward product 110 vs 73;
-    benchmarks/NOTES.md, "Weights on 64-byte boundaries; training's per-step products in 16-row
-    blocks"). float32 goes down to 4 rows where the
-    host has AVX-512 (``_SMALLEST_F32_ROWS``; W3's
-    (64, 256) x (256, 768): 4-row calls 1.2-1.35x faster than one 64-row
-    call, NOTES.md, "Per-step products kept in OpenBLAS's small-matrix kernel; 48-row packed
-    blocks"); float64 below 16 rows and larger float32 weights go
-    to the packed path in ``_ROW_BLOCK_LARGE``-row blocks (float64 W3: 4-row
-    calls 0.7x of 64-row ones).
+    benchmarks/NOTES.md, "Weights on 64-byte boundaries; training's per-step
+    products in 16-row blocks"). float32 goes down to 4 rows where the host
+    has AVX-512 (``_SMALLEST_F32_ROWS``; W3's (64, 256) x (256, 768): 4-row
+    calls 1.2-1.35x faster than one 64-row call, NOTES.md, "Per-step products
+    kept in OpenBLAS's small-matrix kernel; 48-row packed blocks"); float64
+    below 16 rows and larger float32 weights go to the packed path in
+    ``_ROW_BLOCK_LARGE``-row blocks (float64 W3: 4-row calls 0.7x of 64-row
+    ones).
     """
     kn = K * N
     smallest = _SMALLEST_F32_ROWS if itemsize == 4 else _ROW_BLOCK
@@ -862,8 +858,8 @@ def matmul_blocks(A, Bm, out):
     (each passed to BLAS where it lies, the last one shorter: training needs
     no batch invariance, so nothing is padded); a large one in one call, as
     BLAS's packed path gains from more rows (W3's (128, 256) x (256, 768):
-    129 GFLOP/s whole, 103 in 64-row blocks, measured on one thread). ``A`` and ``out``
-    must be C-contiguous.
+    129 GFLOP/s whole, 103 in 64-row blocks, measured on one thread). ``A``
+    and ``out`` must be C-contiguous.
     """
     A, out = borrowed(A), borrowed(out)  # row blocks without reference counts
     M = A.shape[0]

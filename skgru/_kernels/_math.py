@@ -7,10 +7,10 @@ and GPU kernels share one text of the arithmetic and cannot drift apart (the
 weak spot of writing it twice). The functions refer to each other through the
 closure, which both numba targets resolve at compile time.
 
-Names follow ``docs/gru_equations.rst`` ("Back-propagation through time"): ``a_*`` are input
-projections (with the
-input bias), ``m_*`` recurrent projections, ``h_prev`` the previous state,
-``g`` the gradient arriving at the new state.
+Names follow ``docs/gru_equations.rst`` ("Back-propagation through time"):
+``a_*`` are input projections (with the input bias), ``m_*`` recurrent
+projections, ``h_prev`` the previous state, ``g`` the gradient arriving at the
+new state.
 
 Every function takes ``one``, the number 1 in the working dtype: a Python
 literal ``1.0`` is float64 to numba and would silently promote float32 gate
@@ -75,7 +75,8 @@ def build(jit, tanh=None, sigmoid=None):
     def grad_zn(g, h_prev, z, n, one):
         """Pre-activation gradients of the update gate and the candidate.
 
-        Returns ``(dz_pre, dn_pre)`` (see ``docs/gru_equations.rst``); both variants share them.
+        Returns ``(dz_pre, dn_pre)`` (``docs/gru_equations.rst``); both
+        variants share them.
         """
         dz_pre = g * (h_prev - n) * z * (one - z)
         dn_pre = g * (one - z) * (one - n * n)
