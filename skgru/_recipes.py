@@ -63,8 +63,8 @@ def make_sequence_classifier(*, random_state=None, **gru_params):
     >>> from sklearn.model_selection import GridSearchCV
     >>> from skgru import make_sequence_classifier, sequence_param_grid
     >>> search = GridSearchCV(make_sequence_classifier(random_state=0), sequence_param_grid())
-    >>> sorted(search.param_grid)
-    ['gru__pooling', 'scale__mode']
+    >>> set(search.param_grid) <= set(search.estimator.get_params())
+    True
     """
     gru = {**_SEQUENCE_GRU, **gru_params}
     return Pipeline(
@@ -184,12 +184,10 @@ def text_param_grid():
 
     Examples
     --------
-    >>> from sklearn.model_selection import GridSearchCV
     >>> from skgru import make_text_classifier, text_param_grid
     >>> text_param_grid()
     {'gru__learning_rate_init': [0.001, 0.003]}
-    >>> search = GridSearchCV(make_text_classifier(random_state=0), text_param_grid(), cv=3)
-    >>> search.param_grid == text_param_grid()
+    >>> set(text_param_grid()) <= set(make_text_classifier().get_params())
     True
     """
     return {"gru__learning_rate_init": [0.001, 0.003]}

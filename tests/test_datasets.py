@@ -41,7 +41,8 @@ SPLITS = ["train", "test"]
 
 
 def test_public_api():
-    assert sorted(skgru.datasets.__all__) == sorted(f.__name__ for f in ALL_LOADERS)
+    expected = [f.__name__ for f in ALL_LOADERS] + ["make_word_order_docs"]
+    assert sorted(skgru.datasets.__all__) == sorted(expected)
     for name in skgru.datasets.__all__:
         assert callable(getattr(skgru.datasets, name))
 
@@ -253,3 +254,19 @@ def test_doctests():
     )
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_word_order_docs_label_is_the_order_of_the_two_words():
+    docs, y = skgru.datasets.make_word_order_docs(300, random_state=0)
+    assert len(docs) == len(y) == 300
+    for doc, label in zip(docs, y):
+        words = doc.split()
+        assert words.count("alpha") == words.count("beta") == 1
+        assert 6 <= len(words) <= 11  # 4 to 9 fillers and the two words
+        assert set(words) - {"alpha", "beta"} <= {f"w{i}" for i in range(20)}
+        assert label == int(words.index("alpha") < words.index("beta"))
+    assert 0.35 < y.mean() < 0.65  # both orders, about equally often
+    again, y_again = skgru.datasets.make_word_order_docs(300, random_state=0)
+    assert again == docs and np.array_equal(y_again, y)
+    other, _ = skgru.datasets.make_word_order_docs(300, random_state=1)
+    assert other != docs

@@ -252,8 +252,6 @@ class DilatedConvolutions(_SequenceTransformer):
             for j in range(k):
                 self.biases_[i, j] = np.quantile(resp[:, j], levels[i, j])
         self.n_output_features_ = n_dil * k
-        self.mean_ = np.zeros(self.n_output_features_)
-        self.scale_ = np.ones(self.n_output_features_)
         pooled = [self._pooled(values[m : m + 1, : L[m]])[0] for m in range(n)]
         steps = np.concatenate(pooled)
         std = steps.std(axis=0)
