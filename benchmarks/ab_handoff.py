@@ -8,7 +8,7 @@ Until the sixth session ``skgru._kernels._config.run_tasks`` handed its
 pieces to a ``ThreadPoolExecutor`` (a future per piece, waited on with
 ``result()``); it now puts them on a queue served by daemon threads and waits
 on one lock per piece (benchmarks/NOTES.md, "A lighter thread hand-off"). This script keeps the
-old hand-off as the baseline and swaps it into ``skgru._cpu_stack`` in
+old hand-off as the baseline and swaps it into ``skgru.kernels.cpu._stack`` in
 alternating rounds within one process, timing a training step (the
 ``bench_cpu.py`` trainer, 2 threads) and ``predict_proba`` of a fitted
 estimator on each workload, and a hand-off of two no-op pieces. The results
@@ -72,8 +72,8 @@ def main():
 
     from bench_cpu import WORKLOADS, build_skgru
 
-    import skgru._cpu_stack as stack
-    from skgru._kernels._config import run_tasks as new_run_tasks
+    import skgru.kernels.cpu._stack as stack
+    from skgru.kernels._threads import run_tasks as new_run_tasks
 
     def noop():
         pass

@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/ab_kernels.py REF [--workloads W1,W2,W3,W4] [--reps 11]
 
-``REF`` is a git commit; its ``skgru/_kernels`` is extracted into a temporary
+``REF`` is a git commit; its CPU kernels are extracted into a temporary
 package and imported next to the working tree's kernels. For each workload
 shape (float32, reset_after unless ``--reset-before``, no padding) the
 one-thread ``gru_forward`` with stored gates (training), without (inference)
@@ -39,23 +39,34 @@ SHAPES = {  # B, T, F, U as in bench_cpu.py
 
 
 def load_old(ref, tmp):
+    """Import the CPU kernels of commit ``ref`` as a package of their own.
+
+    Commits before the package layout kept them in ``skgru/_kernels/_cpu.py``;
+    later ones in ``skgru/kernels/cpu/_gru.py`` (the CUDA kernels are left out).
+    """
     pkg = Path(tmp) / "old_kernels"
-    pkg.mkdir()
-    names = subprocess.run(
-        ["git", "ls-tree", "--name-only", ref, "skgru/_kernels/"],
+    files = subprocess.run(
+        ["git", "ls-tree", "-r", "--name-only", ref, "skgru/_kernels/", "skgru/kernels/"],
         cwd=ROOT,
         check=True,
         capture_output=True,
         text=True,
     ).stdout.split()
-    for name in names:
-        if name.endswith(".py") and not name.endswith("_cuda.py"):
-            text = subprocess.run(
-                ["git", "show", f"{ref}:{name}"], cwd=ROOT, check=True, capture_output=True
-            ).stdout
-            (pkg / Path(name).name).write_bytes(text)
+    old_layout = any(name.startswith("skgru/_kernels/") for name in files)
+    root = "skgru/_kernels/" if old_layout else "skgru/kernels/"
+    for name in files:
+        rel = Path(name[len(root) :]) if name.startswith(root) else None
+        if rel is None or not name.endswith(".py") or "cuda" in rel.parts or "_cuda" in rel.name:
+            continue
+        text = subprocess.run(
+            ["git", "show", f"{ref}:{name}"], cwd=ROOT, check=True, capture_output=True
+        ).stdout
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_bytes(text)
+    for folder in [pkg, *[p for p in pkg.rglob("*") if p.is_dir()]]:
+        (folder / "__init__.py").touch()
     sys.path.insert(0, tmp)
-    return importlib.import_module("old_kernels._cpu")
+    return importlib.import_module("old_kernels._cpu" if old_layout else "old_kernels.cpu._gru")
 
 
 def inputs(B, T, F, U):
@@ -97,7 +108,7 @@ def run(mod, d, B, T, F, U, reset_after=True, threads=1):
     times["backward"] = time.perf_counter() - t0
     outs = [H, H2, dW, dR, db, dX]
     if threads > 1:
-        from skgru._kernels._config import run_tasks, split
+        from skgru.kernels._threads import run_tasks, split
 
         H3 = np.empty_like(H)
         table, ids = np.empty((0, 3 * U), f32), np.zeros((0, 0), np.int32)
@@ -127,8 +138,8 @@ def main():
     )
     args = ap.parse_args()
     opts = {"reset_after": not args.reset_before, "threads": args.threads}
-    from skgru._kernels import _cpu as new
-    from skgru._kernels._config import blas_threads
+    from skgru.kernels._threads import blas_threads
+    from skgru.kernels.cpu import _gru as new
 
     with tempfile.TemporaryDirectory() as tmp:
         old = load_old(args.ref, tmp)

@@ -14,7 +14,7 @@ per round (skgru / peer in the same round) and reported as median [min-max].
 Measured, float32, 2 threads, Adam, 5-class softmax head, last state:
 
 * training throughput: forward + backward + optimizer step on a fixed batch
-  after warm-up (skgru: ``CPUTrainer.step``), in sequences per second;
+  after warm-up (skgru: the CPU trainer's ``step``), in sequences per second;
 * inference throughput: class probabilities for the batch (skgru:
   ``predict_proba`` of a fitted estimator);
 * peak memory: a fresh process per (framework, workload) runs a few training
@@ -112,10 +112,22 @@ def build_skgru(w):
     import numpy as np
 
     from skgru import ConstrainedGRUClassifier
-    from skgru._backend import CPUTrainer, TrainConfig
-    from skgru._network import init_embedding, init_params
-    from skgru._optimizers import make_optimizer
-    from skgru._sequences import Sequences
+
+    try:
+        from skgru.data._sequences import Sequences
+        from skgru.engine._config import TrainConfig
+        from skgru.engine._devices import make_trainer
+        from skgru.model._network import init_embedding, init_params
+        from skgru.training._optimizers import make_optimizer
+
+        def CPUTrainer(*args):  # noqa: N802 - the older checkouts' name
+            return make_trainer("cpu", *args)
+
+    except ImportError:  # a checkout from before the package layout (--baseline)
+        from skgru._backend import CPUTrainer, TrainConfig
+        from skgru._network import init_embedding, init_params
+        from skgru._optimizers import make_optimizer
+        from skgru._sequences import Sequences
 
     X, y = make_data(w)
     B = w["B"]

@@ -93,7 +93,7 @@ def _worker_report(dask_worker):
     from numba.core.registry import CPUDispatcher
     from threadpoolctl import threadpool_info
 
-    from skgru._kernels import _cpu
+    from skgru.kernels.cpu import _gru as _cpu
 
     compiles = {"kernel": Counter(), "inline": Counter(), "numba": Counter()}
     seconds = 0.0

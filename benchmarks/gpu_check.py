@@ -112,7 +112,8 @@ def poisoned(cuda, shape, dtype):
 
 @guarded("kernels: forward / BPTT / weight gradients vs CPU kernels")
 def check_kernels(cuda, small):
-    from skgru._kernels import _cpu, _cuda
+    from skgru.kernels.cpu import _gru as _cpu
+    from skgru.kernels.cuda import _kernels as _cuda
 
     T, B, F, U = (4, 5, 3, 6) if small else (9, 37, 7, 45)
     saved = dict(_cuda.LAUNCH)
@@ -208,11 +209,12 @@ def _check_kernels(cuda, _cpu, _cuda, T, B, F, U, label):
 
 @guarded("one training step: gradients vs CPUTrainer")
 def check_step_gradients(cuda, small):
-    from skgru._backend import CPUTrainer, TrainConfig
-    from skgru._cuda_backend import CUDATrainer
-    from skgru._network import init_params
-    from skgru._optimizers import make_optimizer
-    from skgru._sequences import Sequences
+    from skgru.data._sequences import Sequences
+    from skgru.engine._config import TrainConfig
+    from skgru.engine._cuda_backend import CUDATrainer
+    from skgru.engine._devices import make_trainer
+    from skgru.model._network import init_params
+    from skgru.training._optimizers import make_optimizer
 
     N, T, F, U = (6, 4, 3, 5) if small else (40, 23, 6, 33)
     for dtype in (np.float64, np.float32):
@@ -232,7 +234,7 @@ def check_step_gradients(cuda, small):
             opt = make_optimizer(
                 "adam", params, learning_rate_init=1e-3, momentum=0.9, nesterovs_momentum=True
             )
-            cpu = CPUTrainer(params, opt, cfg, seqs, Y, w)
+            cpu = make_trainer("cpu", params, opt, cfg, seqs, Y, w)
             loss, grads, _ = cpu.loss_and_grads(idx, np.random.default_rng(1))
             gpu = CUDATrainer(params, opt, cfg, seqs, Y, w)
             gpu.d_grads.copy_to_device(np.full(gpu.total, np.nan, dtype=dtype))
@@ -249,9 +251,10 @@ def check_step_gradients(cuda, small):
 
 @guarded("inference logits vs CPU")
 def check_inference(cuda, small):
-    from skgru._backend import TrainConfig, get_backend
-    from skgru._network import init_params
-    from skgru._sequences import Sequences
+    from skgru.data._sequences import Sequences
+    from skgru.engine._config import TrainConfig
+    from skgru.engine._devices import predict_logits
+    from skgru.model._network import init_params
 
     N, T, F, U = (5, 4, 2, 3) if small else (300, 31, 5, 40)
     for dtype in (np.float64, np.float32):
@@ -264,8 +267,8 @@ def check_inference(cuda, small):
             seqs = Sequences(values, mask)
             params = init_params(rng, F, U, N_CLASSES, reset_after, dtype)
             cfg = TrainConfig(reset_after=reset_after, pooling="last" if reset_after else "mean")
-            cpu = get_backend("cpu").predict_logits(params, seqs, cfg)
-            gpu = get_backend("cuda").predict_logits(params, seqs, cfg, batch_size=128)
+            cpu = predict_logits("cpu", params, seqs, cfg)
+            gpu = predict_logits("cuda", params, seqs, cfg)
             tag = f"{np.dtype(dtype).name} reset_after={reset_after} pooling={cfg.pooling}"
             check(f"logits {tag}", gpu, cpu, TOL[dtype])
 
@@ -348,12 +351,12 @@ def time_skgru(cuda, wl, repeats, warmup, full):
     """Training and inference timings; the launch-time settings of
     :func:`_sweep_options` (no recompilation within a variant) are swept and
     the fastest is reported."""
-    from skgru._backend import TrainConfig
-    from skgru._cuda_backend import CUDATrainer
-    from skgru._kernels import _cuda
-    from skgru._network import init_params
-    from skgru._optimizers import make_optimizer
-    from skgru._sequences import Sequences
+    from skgru.data._sequences import Sequences
+    from skgru.engine._config import TrainConfig
+    from skgru.engine._cuda_backend import CUDATrainer
+    from skgru.kernels.cuda import _kernels as _cuda
+    from skgru.model._network import init_params
+    from skgru.training._optimizers import make_optimizer
 
     B, T, F, U = wl["B"], wl["T"], wl["F"], wl["H"]
     dtype = np.float32
@@ -536,7 +539,7 @@ def main(argv=None):
 
     from numba import cuda
 
-    from skgru._kernels import _cuda
+    from skgru.kernels.cuda import _kernels as _cuda
 
     if args.sim_smoke:
         _cuda.LAUNCH.update(

@@ -1,9 +1,6 @@
 """skgru: a scikit-learn compatible constrained GRU with Numba kernels."""
 
 from . import constraints, preprocessing
-from ._classifier import ConstrainedGRUClassifier
-from ._onnx import to_onnx
-from ._persistence import load_model, save_model
 from ._plotting import LossCurveDisplay
 from ._recipes import (
     make_sequence_classifier,
@@ -11,8 +8,9 @@ from ._recipes import (
     sequence_param_grid,
     text_param_grid,
 )
-from ._regressor import ConstrainedGRURegressor
 from ._text import SequenceVectorizer
+from .estimators import ConstrainedGRUClassifier, ConstrainedGRURegressor
+from .io import load_model, save_model, to_onnx
 
 __version__ = "0.1.0"
 

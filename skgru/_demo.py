@@ -83,7 +83,7 @@ def resolve_device(device):
     ValueError
         If ``device="cuda"`` and numba sees no CUDA GPU, or ``device`` is unknown.
     """
-    from ._backend import cuda_available
+    from .engine._devices import cuda_available
 
     if device == "cpu":
         return "cpu"

@@ -7,8 +7,8 @@ are in ``benchmarks/results/accuracy.md`` and ``benchmarks/NOTES.md``).
 
 from sklearn.pipeline import Pipeline
 
-from ._classifier import ConstrainedGRUClassifier
 from ._text import SequenceVectorizer
+from .estimators import ConstrainedGRUClassifier
 from .preprocessing import DilatedConvolutions, SequenceScaler
 
 __all__ = [

@@ -22,6 +22,6 @@ array([[0.3],
        [0.4]])
 """
 
-from ._constraints import Constraint, MaxNorm, MinMaxNorm, NonNeg, UnitNorm, get
+from .training._constraints import Constraint, MaxNorm, MinMaxNorm, NonNeg, UnitNorm, get
 
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "get"]

@@ -146,8 +146,9 @@ class GradientCheckReport:
 
 def _loss_function(estimator, X, y, sample_weight):
     """A float64 CPU trainer on the estimator's training loss, regularisers off."""
-    from ._backend import CPUTrainer
-    from ._sequences import Sequences
+    from .data._sequences import Sequences
+    from .engine._trainer import Trainer
+    from .kernels.cpu._kernel_set import CPUKernelSet
 
     seqs = estimator._validate_X(X, reset=False)
     if not seqs.is_tokens:
@@ -173,8 +174,9 @@ def _loss_function(estimator, X, y, sample_weight):
         estimator._train_config(), dropout=0.0, recurrent_dropout=0.0, input_noise=0.0
     )
     params = [np.array(p, dtype=np.float64) for p in estimator.get_weights()]
-    # loss_and_grads never touches the optimizer.
-    return CPUTrainer(params, None, config, seqs, Y, w), np.arange(seqs.n_samples)
+    # loss_and_grads never touches an optimizer.
+    trainer = Trainer(CPUKernelSet(np.float64), params, None, config, seqs, Y, w)
+    return trainer, np.arange(seqs.n_samples)
 
 
 def check_gradients(
@@ -260,15 +262,15 @@ def check_gradients(
     loss, grads, _ = trainer.loss_and_grads(idx, np.random.default_rng(0))
     if has_embedding:
         rows, grad_rows = grads[0]
-        dense = np.zeros_like(trainer.params[0])
+        dense = np.zeros_like(trainer.param_arrays[0])
         dense[rows] = grad_rows
         grads[0] = dense
     analytic = [np.asarray(g, dtype=np.float64).reshape(p.shape) for g, p in
-                zip(grads, trainer.params)]  # fmt: skip
-    names = _weight_names(estimator, len(trainer.params), has_embedding)
+                zip(grads, trainer.param_arrays)]  # fmt: skip
+    names = _weight_names(estimator, len(trainer.param_arrays), has_embedding)
     rng = np.random.default_rng(random_state)
     tensors, numerical = [], []
-    for name, p, a in zip(names, trainer.params, analytic):
+    for name, p, a in zip(names, trainer.param_arrays, analytic):
         flat = p.reshape(-1)  # a view: the trainer reads these parameters
         entries = np.arange(flat.size)
         if max_entries is not None and flat.size > max_entries:

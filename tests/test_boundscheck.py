@@ -37,7 +37,7 @@ SCRIPT = textwrap.dedent(
         raise AssertionError("bounds checking is not active")
 
     from skgru import ConstrainedGRUClassifier
-    from skgru._kernels import _cpu
+    from skgru.kernels.cpu import _gru as _cpu
 
     @settings(max_examples=25, deadline=None, database=None, derandomize=True)
     @given(

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-import skgru._backend
+import skgru.kernels.cpu._kernel_set
 from skgru import ConstrainedGRUClassifier
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -110,7 +110,7 @@ def test_large_input_is_predicted_in_bounded_batches(monkeypatch, form):
     est.fit(X[:60], y[:60])
 
     sizes = []
-    kernels = skgru._backend._cpu
+    kernels = skgru.kernels.cpu._kernel_set._cpu
     forward_part = kernels.gru_forward_part
 
     def recording_forward(*args):

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.base import BaseEstimator, clone
 
-from skgru._constraints import apply_constraint
 from skgru.constraints import Constraint, MaxNorm, MinMaxNorm, NonNeg, UnitNorm, get
+from skgru.training._constraints import apply_constraint
 
 EPS = 1e-7
 F, U = 4, 3

@@ -84,7 +84,7 @@ def test_bad_dataset_is_an_argparse_error():
 
 
 def test_cuda_without_gpu_is_one_line_error():
-    from skgru._backend import cuda_available
+    from skgru.engine._devices import cuda_available
 
     if cuda_available() or os.environ.get("NUMBA_ENABLE_CUDASIM"):
         pytest.skip("a CUDA device (or the simulator) is available here")

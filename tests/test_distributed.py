@@ -93,7 +93,7 @@ def _compile_report(dask_worker):
     """
     from numba.core.registry import CPUDispatcher
 
-    from skgru._kernels import _cpu
+    from skgru.kernels.cpu import _gru as _cpu
 
     kernel_compiles, all_compiles = Counter(), 0
     for _, ev in dask_worker._skgru_compile_recorder.buffer:

@@ -9,10 +9,10 @@ import pytest
 # Modules whose docstrings make up the API reference.
 PUBLIC_MODULES = [
     "skgru",
-    "skgru._classifier",
-    "skgru._regressor",
+    "skgru.estimators._classifier",
+    "skgru.estimators._regressor",
     "skgru.constraints",
-    "skgru._constraints",
+    "skgru.training._constraints",
     "skgru._text",
     "skgru._recipes",
     "skgru.preprocessing",
@@ -23,16 +23,16 @@ PUBLIC_MODULES = [
     "skgru.datasets",
     "skgru.datasets._base",
     "skgru._plotting",
-    "skgru._persistence",
-    "skgru._interop",
-    "skgru._onnx",
+    "skgru.io._persistence",
+    "skgru.io._interop",
+    "skgru.io._onnx",
     "skgru.testing",
 ]
 
 # A module's examples may need an optional dependency.
 OPTIONAL_DEPENDENCIES = {
     "skgru._plotting": ["matplotlib"],
-    "skgru._onnx": ["onnx"],
+    "skgru.io._onnx": ["onnx"],
 }
 
 
@@ -66,8 +66,8 @@ def test_docstring_examples(name, tmp_path, monkeypatch):
 def test_every_public_module_has_examples():
     """The main public modules each carry at least one runnable example."""
     for name in [
-        "skgru._classifier",
-        "skgru._constraints",
+        "skgru.estimators._classifier",
+        "skgru.training._constraints",
         "skgru._text",
         "skgru._recipes",
         "skgru.datasets._base",

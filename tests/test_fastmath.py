@@ -11,7 +11,7 @@ import pytest
 from _blas import BLAS_REASON, BLAS_ROWS_BITWISE
 from scipy.special import expit
 
-from skgru._kernels import _cpu
+from skgru.kernels.cpu import _gru as _cpu
 
 
 @numba.njit(error_model="numpy")

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-import skgru._backend
+import skgru.engine._trainer
+import skgru.estimators._base
 from skgru import ConstrainedGRUClassifier
-from skgru._kernels._config import numba_threads
+from skgru.kernels._numba import numba_threads
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
@@ -140,7 +141,7 @@ def test_divergence_in_warm_start_keeps_previous_model(solver):
 @pytest.mark.parametrize("interrupt_at", [1, 4])
 def test_keyboard_interrupt_mid_epoch_keeps_best_weights(monkeypatch, interrupt_at):
     X, y = _data()
-    original = skgru._backend.CPUTrainer.run_epoch
+    original = skgru.engine._trainer.Trainer.run_epoch
     seen = []  # (loss, weights) after each completed epoch
     initial = []
 
@@ -154,7 +155,7 @@ def test_keyboard_interrupt_mid_epoch_keeps_best_weights(monkeypatch, interrupt_
         seen.append((loss, self.get_params()))
         return loss
 
-    monkeypatch.setattr(skgru._backend.CPUTrainer, "run_epoch", run_epoch)
+    monkeypatch.setattr(skgru.engine._trainer.Trainer, "run_epoch", run_epoch)
     est = _est(max_iter=10, learning_rate_init=0.05)
     with pytest.warns(UserWarning, match=f"after {interrupt_at - 1} complete epochs"):
         est.fit(X, y)
@@ -176,7 +177,7 @@ def test_keyboard_interrupt_outside_the_epoch_loop_propagates_and_restores(monke
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(skgru._backend.CPUBackend, "make_trainer", interrupted)
+    monkeypatch.setattr(skgru.estimators._base, "make_trainer", interrupted)
     with pytest.raises(KeyboardInterrupt):
         est.fit(X[:, :, :1], y)
     _assert_same_state(_snapshot(est), before)
@@ -187,7 +188,7 @@ def test_keyboard_interrupt_outside_the_epoch_loop_propagates_and_restores(monke
 
 def _failing_after(monkeypatch, n_ok, exc=None):
     exc = RuntimeError("injected fault") if exc is None else exc
-    original = skgru._backend.CPUTrainer.run_epoch
+    original = skgru.engine._trainer.Trainer.run_epoch
     calls = []
 
     def run_epoch(self, batches, rng):
@@ -197,7 +198,7 @@ def _failing_after(monkeypatch, n_ok, exc=None):
             raise exc
         return original(self, batches, rng)
 
-    monkeypatch.setattr(skgru._backend.CPUTrainer, "run_epoch", run_epoch)
+    monkeypatch.setattr(skgru.engine._trainer.Trainer, "run_epoch", run_epoch)
 
 
 @pytest.mark.parametrize("n_ok", [0, 2])

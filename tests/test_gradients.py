@@ -5,7 +5,7 @@ compared with ``predict_proba_reference`` and one full-batch plain-SGD step of
 ``ConstrainedGRUClassifier`` must move every weight by ``learning_rate_init``
 times the central finite-difference gradient of the oracle's loss (the mean,
 sample-weighted cross-entropy plus scikit-learn's L2 term). The backend's
-``CPUTrainer.loss_and_grads`` is compared with the oracle's analytic gradients.
+``Trainer.loss_and_grads`` (CPU kernel set) is compared with the oracle's analytic gradients.
 """
 
 import numpy as np
@@ -21,10 +21,11 @@ from reference import (
 )
 
 from skgru import ConstrainedGRUClassifier
-from skgru._backend import CPUTrainer, TrainConfig
-from skgru._network import draw_regularisers
-from skgru._optimizers import make_optimizer
-from skgru._sequences import time_major_batch, to_sequences
+from skgru.data._sequences import time_major_batch, to_sequences
+from skgru.engine._config import TrainConfig
+from skgru.engine._devices import make_trainer
+from skgru.model._network import draw_regularisers
+from skgru.training._optimizers import make_optimizer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -266,7 +267,7 @@ def test_sgd_step_with_2d_and_3d_input(reset_after):
             )
 
 
-# -- CPUTrainer.loss_and_grads against the oracle's analytic gradients ------------
+# -- Trainer.loss_and_grads against the oracle's analytic gradients ------------
 
 
 def _trainer(X_list, codes, n_classes, weights, reset_after, sample_weight=None, **cfg):
@@ -283,7 +284,7 @@ def _trainer(X_list, codes, n_classes, weights, reset_after, sample_weight=None,
     opt = make_optimizer(
         "sgd", params, learning_rate_init=0.1, momentum=0.0, nesterovs_momentum=False
     )
-    return CPUTrainer(params, opt, config, seqs, Y, w), seqs
+    return make_trainer("cpu", params, opt, config, seqs, Y, w), seqs
 
 
 GRAD_NAMES = ("dW", "dR", "db", "dWd", "dbd")
@@ -430,7 +431,7 @@ def test_head_softmax_is_scipys_bitwise(dtype, rows, cols, scale, seed):
     """The head's softmax and log-softmax give scipy.special's bits."""
     from scipy.special import log_softmax, softmax
 
-    from skgru._network import _log_softmax, _softmax
+    from skgru.model._network import _log_softmax, _softmax
 
     x = (np.random.default_rng(seed).standard_normal((rows, cols)) * scale).astype(dtype)
     np.testing.assert_array_equal(_softmax(x), softmax(x, axis=1))

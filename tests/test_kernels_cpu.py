@@ -18,7 +18,7 @@ from reference import gru_backward as ref_backward
 from reference import gru_forward as ref_forward
 from reference import numerical_gradient
 
-from skgru._kernels import _cpu
+from skgru.kernels.cpu import _gru as _cpu
 
 SETTINGS = settings(max_examples=30, deadline=None, derandomize=True)
 DTYPES = (np.float32, np.float64)
@@ -449,7 +449,7 @@ def _compile_with_wide_vectors():
     """A fresh (uncached) ``@njit`` function that calls ``wide_vectors()``; its LLVM IR."""
     import numba
 
-    from skgru._kernels._config import wide_vectors
+    from skgru.kernels._intrinsics import wide_vectors
 
     @numba.njit(cache=False)
     def scale(x):
@@ -464,7 +464,7 @@ def _compile_with_wide_vectors():
 
 
 def test_wide_vectors_marks_the_function_when_llvm_takes_the_attribute(monkeypatch):
-    from skgru._kernels import _config
+    from skgru.kernels import _intrinsics as _config
 
     if not _config._string_attributes_work():
         pytest.skip("this llvmlite / LLVM does not take the string attributes")
@@ -495,7 +495,7 @@ def test_noalias_arrays_marks_the_data_pointers_of_array_arguments():
 
     import numba
 
-    from skgru._kernels._config import noalias_arrays
+    from skgru.kernels._intrinsics import noalias_arrays
 
     @numba.njit(cache=False)
     def marked(a, b, n):
@@ -535,7 +535,7 @@ def test_borrowed_arrays_and_their_views_carry_no_reference_count():
     from numba.core import cgutils
     from numba.extending import intrinsic
 
-    from skgru._kernels._config import borrowed
+    from skgru.kernels._intrinsics import borrowed
 
     @intrinsic
     def counted(typingctx, arr):

@@ -6,9 +6,9 @@ from reference import gru_forward, numerical_gradient
 from scipy.special import expit, softmax
 
 from skgru import ConstrainedGRUClassifier, ConstrainedGRURegressor
-from skgru._backend import CPUTrainer
-from skgru._optimizers import make_optimizer
-from skgru._sequences import to_sequences, to_token_sequences
+from skgru.data._sequences import to_sequences, to_token_sequences
+from skgru.engine._devices import make_trainer
+from skgru.training._optimizers import make_optimizer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -138,21 +138,21 @@ def test_stack_gradients_match_finite_differences(pooling, tokens):
     opt = make_optimizer(
         "sgd", params, learning_rate_init=0.1, momentum=0.0, nesterovs_momentum=False
     )
-    trainer = CPUTrainer(
-        params, opt, clf._train_config(), seqs, clf._encode_y(y), rng.uniform(0.5, 2, size=5)
+    trainer = make_trainer(
+        "cpu", params, opt, clf._train_config(), seqs, clf._encode_y(y), rng.uniform(0.5, 2, size=5)
     )
     idx = np.arange(5)
     _, grads, _ = trainer.loss_and_grads(idx, np.random.default_rng(0))
     if tokens:
         rows, grad_rows = grads[0]
-        dense = np.zeros_like(trainer.params[0])
+        dense = np.zeros_like(trainer.param_arrays[0])
         dense[rows] = grad_rows
         grads[0] = dense
 
     def loss():
         return trainer.loss_and_grads(idx, np.random.default_rng(0))[0]
 
-    for p, g in zip(trainer.params, grads):
+    for p, g in zip(trainer.param_arrays, grads):
         np.testing.assert_allclose(g, numerical_gradient(loss, p), rtol=1e-5, atol=1e-8)
 
 

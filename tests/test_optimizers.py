@@ -9,15 +9,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from skgru._kernels import _cpu
-from skgru._optimizers import (
+from skgru.kernels.cpu import _gru as _cpu
+from skgru.kernels.cpu import _updates
+from skgru.training._clipping import clip_gradients
+from skgru.training._optimizers import (
     AdamOptimizer,
     BaseOptimizer,
     RMSpropOptimizer,
     SGDOptimizer,
-    clip_gradients,
     make_optimizer,
 )
+
+
+def _with_momentum(solver, params, rmsprop_momentum, **kw):
+    """``make_optimizer``'s optimizer, RMSprop with momentum (which the estimators never set)."""
+    if solver == "rmsprop":
+        return RMSpropOptimizer(params, kw["learning_rate_init"], momentum=rmsprop_momentum)
+    return make_optimizer(solver, params, **kw)
 
 
 def _scalar(x):
@@ -208,7 +216,8 @@ def test_lazy_adam_kernel_is_bitwise_the_numpy_step(dtype):
         p_ref, m_ref, v_ref = emb.copy(), opt.ms[0].copy(), opt.vs[0].copy()
         opt.update_params([emb], [None])
         m, v = m_ref[rows], v_ref[rows]
-        p_ref[rows] += opt._adam(m, v, g)
+        lr_t = opt.learning_rate
+        p_ref[rows] += _updates._adam_moments(m, v, g, opt.beta_1, opt.beta_2, lr_t, opt.epsilon)
         m_ref[rows], v_ref[rows] = m, v
         opt.update_rows(0, rows, g)
         assert emb.dtype == dtype
@@ -324,8 +333,8 @@ def test_float32_preserved(solver):
     p64 = [rng.normal(size=(4, 3)), rng.normal(size=(3,))]
     p32 = [p.astype(np.float32) for p in p64]
     kw = dict(learning_rate_init=0.01, momentum=0.9, nesterovs_momentum=True)
-    opt32 = make_optimizer(solver, p32, **kw, rmsprop_momentum=0.5)
-    opt64 = make_optimizer(solver, p64, **kw, rmsprop_momentum=0.5)
+    opt32 = _with_momentum(solver, p32, 0.5, **kw)
+    opt64 = _with_momentum(solver, p64, 0.5, **kw)
     for _ in range(3):
         grads = [rng.normal(size=(4, 3)), rng.normal(size=(3,))]  # float64 grads
         opt32.update_params(p32, grads)
@@ -355,7 +364,7 @@ def test_get_set_state_resumes_identically(solver):
     grads = [[rng.normal(size=(3, 2)), rng.normal(size=(2,))] for _ in range(5)]
     kw = dict(learning_rate_init=0.05, momentum=0.9, nesterovs_momentum=True)
     params = [rng.normal(size=(3, 2)), rng.normal(size=(2,))]
-    opt = make_optimizer(solver, params, **kw, rmsprop_momentum=0.3)
+    opt = _with_momentum(solver, params, 0.3, **kw)
     for g in grads[:3]:
         opt.update_params(params, [x.copy() for x in g])
     snapshot = [p.copy() for p in params]
@@ -364,7 +373,7 @@ def test_get_set_state_resumes_identically(solver):
         opt.update_params(params, [x.copy() for x in g])
 
     resumed = [p.copy() for p in snapshot]
-    opt2 = make_optimizer(solver, resumed, **kw, rmsprop_momentum=0.3)
+    opt2 = _with_momentum(solver, resumed, 0.3, **kw)
     opt2.set_state(state)
     assert opt2.t == 3
     for g in grads[3:]:
@@ -389,22 +398,7 @@ def test_state_is_a_copy_and_validated():
     assert opt.vs[0].shape == (2,)
 
 
-# -- schedules and stopping (scikit-learn semantics) ---------------------------------
-
-
-def test_sgd_schedules():
-    opt = SGDOptimizer([np.zeros(1)], learning_rate_init=0.1, lr_schedule="invscaling")
-    opt.iteration_ends(3)
-    assert opt.learning_rate == pytest.approx(0.1 / 4**0.5)
-    opt = SGDOptimizer([np.zeros(1)], learning_rate_init=1e-5, lr_schedule="adaptive")
-    assert opt.trigger_stopping("no change.", verbose=False) is False
-    assert opt.learning_rate == pytest.approx(2e-6)
-    assert opt.trigger_stopping("no change.", verbose=False) is False
-    assert opt.trigger_stopping("no change.", verbose=False) is True
-    assert SGDOptimizer([np.zeros(1)]).trigger_stopping("x", False) is True
-    assert AdamOptimizer([np.zeros(1)]).trigger_stopping("x", False) is True
-    with pytest.raises(ValueError, match="lr_schedule"):
-        SGDOptimizer([np.zeros(1)], lr_schedule="cosine")
+# -- construction ---------------------------------------------------------------------
 
 
 def test_make_optimizer():
@@ -415,9 +409,9 @@ def test_make_optimizer():
     assert (adam.beta_1, adam.beta_2, adam.epsilon) == (0.8, 0.99, 1e-7)
     sgd = make_optimizer("sgd", params, **kw)
     assert isinstance(sgd, SGDOptimizer) and (sgd.momentum, sgd.nesterov) == (0.8, False)
-    rms = make_optimizer("rmsprop", params, **kw, rho=0.95)
+    rms = make_optimizer("rmsprop", params, **kw, epsilon=1e-6)
     assert isinstance(rms, RMSpropOptimizer)
-    assert (rms.rho, rms.momentum, rms.learning_rate_init) == (0.95, 0.0, 0.02)
+    assert (rms.rho, rms.momentum, rms.learning_rate_init, rms.epsilon) == (0.9, 0.0, 0.02, 1e-6)
     with pytest.raises(ValueError, match="solver must be"):
         make_optimizer("lbfgs", params, **kw)
 
@@ -432,7 +426,7 @@ def test_defaults():
     assert (r.learning_rate_init, r.rho, r.momentum, r.epsilon) == (0.001, 0.9, 0.0, 1e-7)
 
 
-# -- clipping (SPEC 3.3: grads with norms 5 and 12) ------------------------------------
+# -- clipping (Keras's semantics: grads with norms 5 and 12) ------------------------------------
 
 
 def _grads_5_12():

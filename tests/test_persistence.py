@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from skgru import ConstrainedGRUClassifier, load_model, save_model
-from skgru._persistence import FORMAT_VERSION
 from skgru.constraints import Constraint, MaxNorm, MinMaxNorm, UnitNorm
+from skgru.io._persistence import FORMAT_VERSION
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from reference import gru_forward
 from scipy.special import softmax
 
-from skgru import ConstrainedGRUClassifier, _cpu_stack
-from skgru._backend import get_backend
+from skgru import ConstrainedGRUClassifier
+from skgru.engine._devices import predict_logits
+from skgru.kernels.cpu import _kernel_set as _cpu_stack
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -35,7 +36,7 @@ def _fit(ids, y, **params):
 def _direct_logits(clf, ids):
     """Logits without any table: the path that projects each step's embeddings."""
     seqs = clf._check_X_predict(ids)
-    return get_backend("cpu").predict_logits(clf._weights, seqs, clf._train_config(), fitted=False)
+    return predict_logits("cpu", clf._weights, seqs, clf._train_config(), fitted=False)
 
 
 def _entry(clf, direction=0):
@@ -82,8 +83,8 @@ def test_table_predictions_are_bitwise_the_direct_ones(
     for d in range(2 if bidirectional else 1):
         assert _entry(clf, d) is not None and _entry(clf, d)[1] is not None
     direct = _direct_logits(clf, ids)
-    table = get_backend("cpu").predict_logits(
-        clf._weights, clf._check_X_predict(ids), clf._train_config(), fitted=True
+    table = predict_logits(
+        "cpu", clf._weights, clf._check_X_predict(ids), clf._train_config(), fitted=True
     )
     np.testing.assert_array_equal(table, direct)
     # The estimator's own answer comes from the table path and is the same again.
@@ -186,8 +187,8 @@ def test_tables_follow_the_weights_they_came_from():
     np.testing.assert_array_equal(after, clf.predict_proba(ids))
     np.testing.assert_array_equal(
         _direct_logits(clf, ids),
-        get_backend("cpu").predict_logits(
-            clf._weights, clf._check_X_predict(ids), clf._train_config(), fitted=True
+        predict_logits(
+            "cpu", clf._weights, clf._check_X_predict(ids), clf._train_config(), fitted=True
         ),
     )
     # set_weights copies: writing the caller's arrays afterwards changes nothing.

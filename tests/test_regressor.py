@@ -8,9 +8,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skgru import ConstrainedGRURegressor
-from skgru._backend import CPUTrainer
-from skgru._optimizers import make_optimizer
-from skgru._sequences import to_sequences
+from skgru.data._sequences import to_sequences
+from skgru.engine._devices import make_trainer
+from skgru.training._optimizers import make_optimizer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -72,10 +72,10 @@ def test_squared_error_gradient_matches_finite_differences():
     opt = make_optimizer(
         "sgd", params, learning_rate_init=0.1, momentum=0.0, nesterovs_momentum=False
     )
-    trainer = CPUTrainer(params, opt, reg._train_config(), seqs, y, w)
+    trainer = make_trainer("cpu", params, opt, reg._train_config(), seqs, y, w)
     idx = np.arange(6)
     _, grads, _ = trainer.loss_and_grads(idx, np.random.default_rng(0))
-    for p, g in zip(trainer.params, grads):
+    for p, g in zip(trainer.param_arrays, grads):
         num = np.zeros_like(p)
         for i in np.ndindex(p.shape):
             old = p[i]

@@ -1,4 +1,4 @@
-"""Batching helpers of ``skgru._sequences``.
+"""Batching helpers of ``skgru.data._sequences``.
 
 ``time_major_batch(..., dense=True)`` is the prediction path for input whose
 every step is valid (it skips the search for all-padding steps); it must give
@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skgru._sequences import Sequences, time_major_batch
+from skgru.data._sequences import Sequences, time_major_batch
 
 
 @settings(max_examples=40, deadline=None)

@@ -19,10 +19,10 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils import compute_sample_weight
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import skgru._backend
+import skgru.engine._trainer
 from skgru import ConstrainedGRUClassifier
-from skgru._backend import CPUTrainer
 from skgru.constraints import MaxNorm, NonNeg, UnitNorm
+from skgru.engine._trainer import Trainer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -433,7 +433,7 @@ def test_warm_start_uses_current_learning_rate(solver):
 def test_keyboard_interrupt_mid_epoch_keeps_best_weights(monkeypatch):
     X, y = _data()
     kw = {"batch_size": 8, "learning_rate_init": 0.05, "max_iter": 10}
-    original = CPUTrainer.run_epoch
+    original = Trainer.run_epoch
     calls = {"n": 0}
 
     def run_epoch(self, batches, rng):
@@ -443,7 +443,7 @@ def test_keyboard_interrupt_mid_epoch_keeps_best_weights(monkeypatch):
             raise KeyboardInterrupt
         return original(self, batches, rng)
 
-    monkeypatch.setattr(skgru._backend.CPUTrainer, "run_epoch", run_epoch)
+    monkeypatch.setattr(skgru.engine._trainer.Trainer, "run_epoch", run_epoch)
     est = _est(**kw)
     with pytest.warns(UserWarning, match="KeyboardInterrupt"):
         est.fit(X, y)
@@ -454,7 +454,7 @@ def test_keyboard_interrupt_mid_epoch_keeps_best_weights(monkeypatch):
     proba = est.predict_proba(X)
     assert np.isfinite(proba).all()
 
-    monkeypatch.setattr(skgru._backend.CPUTrainer, "run_epoch", original)
+    monkeypatch.setattr(skgru.engine._trainer.Trainer, "run_epoch", original)
     best_epoch = int(np.argmin(est.loss_curve_)) + 1
     ref = _est(**{**kw, "max_iter": best_epoch}).fit(X, y)
     _assert_weights_equal(w, ref.get_weights())
@@ -481,14 +481,14 @@ def test_constraint_applied_after_every_step_not_at_init(monkeypatch):
     assert np.linalg.norm(est.get_weights()[0], axis=0).min() > 0.3  # not projected by set
 
     seen = []
-    original = CPUTrainer._step  # the per-batch step run_epoch calls
+    original = Trainer._step  # the per-batch step run_epoch calls
 
-    def step(self, idx, rng):
-        out = original(self, idx, rng)
-        seen.append(np.linalg.norm(self.params[0], axis=0).max())
+    def step(self, idx, rng, handle, acc):
+        out = original(self, idx, rng, handle, acc)
+        seen.append(np.linalg.norm(self.param_arrays[0], axis=0).max())
         return out
 
-    monkeypatch.setattr(skgru._backend.CPUTrainer, "_step", step)
+    monkeypatch.setattr(skgru.engine._trainer.Trainer, "_step", step)
     est.set_params(kernel_constraint=MaxNorm(0.3), learning_rate_init=1e-12)
     est.fit(X, y)
     assert len(seen) == 4  # 40 samples, batches of 10: projected after each step

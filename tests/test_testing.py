@@ -15,7 +15,7 @@ from sklearn.exceptions import NotFittedError
 
 import skgru
 from skgru import ConstrainedGRUClassifier
-from skgru._kernels import _cpu
+from skgru.kernels.cpu import _gru as _cpu
 from skgru.testing import (
     GradientCheckReport,
     SequenceBatch,
@@ -207,17 +207,17 @@ def test_check_gradients_catches_a_wrong_recurrent_gradient(monkeypatch):
 
 
 def test_check_gradients_catches_a_wrong_head_gradient(monkeypatch):
-    from skgru._backend import CPUTrainer
+    from skgru.engine._trainer import Trainer
 
     clf, X, y = _small_problem(seed=3, n_classes=2)
-    original = CPUTrainer.loss_and_grads
+    original = Trainer.loss_and_grads
 
     def wrong(self, idx, rng):
         loss, grads, w_sum = original(self, idx, rng)
         grads[-1] = grads[-1] + 1e-3
         return loss, grads, w_sum
 
-    monkeypatch.setattr(CPUTrainer, "loss_and_grads", wrong)
+    monkeypatch.setattr(Trainer, "loss_and_grads", wrong)
     report = check_gradients(clf, X, y)
     assert [t.name for t in report.tensors if not t.passed] == ["dense_bias"]
 

@@ -1,7 +1,7 @@
 """The CPU kernels on several threads (``n_jobs``).
 
 A batch is split into row ranges for the recurrence and into blocks of steps
-for the big products (``skgru._cpu_stack``). The thresholds below which a
+for the big products (``skgru.kernels.cpu._stack``). The thresholds below which a
 piece is not worth a thread are patched to 1 here, so that tiny inputs still
 span several threads and uneven splits (a batch of 7 rows on 3 threads).
 
@@ -22,13 +22,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import skgru._cpu_stack as cpu_stack
+import skgru.kernels.cpu._kernel_set as cpu_stack
 from skgru import ConstrainedGRUClassifier, ConstrainedGRURegressor
-from skgru._backend import CPUTrainer, TrainConfig
-from skgru._kernels._config import run_tasks, split
-from skgru._network import init_embedding, init_params
-from skgru._optimizers import make_optimizer
-from skgru._sequences import to_sequences, to_token_sequences
+from skgru.data._sequences import to_sequences, to_token_sequences
+from skgru.engine._config import TrainConfig
+from skgru.engine._devices import make_trainer
+from skgru.kernels._threads import run_tasks, split
+from skgru.model._network import init_embedding, init_params
+from skgru.training._optimizers import make_optimizer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -50,7 +51,7 @@ def _trainer(seqs, params, n_classes, n_threads, **cfg):
     opt = make_optimizer(
         "sgd", params, learning_rate_init=0.1, momentum=0.0, nesterovs_momentum=False
     )
-    return CPUTrainer(params, opt, config, seqs, Y, np.linspace(0.5, 2.0, n))
+    return make_trainer("cpu", params, opt, config, seqs, Y, np.linspace(0.5, 2.0, n))
 
 
 def _grads(seqs, params, n_threads, idx, seed, **cfg):
@@ -115,7 +116,7 @@ def test_threaded_token_gradients_equal_one_thread():
 
 def test_the_split_really_spans_several_threads(monkeypatch):
     """Guard for the tests above: the kernels are called once per row range."""
-    from skgru._kernels import _cpu
+    from skgru.kernels.cpu import _gru as _cpu
 
     calls = []
     original = _cpu.gru_forward_part
@@ -279,7 +280,7 @@ def test_concurrent_fits_share_the_pool():
 
 
 def test_blas_threads_restores_the_counts_even_on_error():
-    from skgru._kernels._config import _blas_libraries, blas_threads
+    from skgru.kernels._threads import _blas_libraries, blas_threads
 
     shared, local = _blas_libraries()
     libs = shared + local
@@ -303,7 +304,7 @@ def test_blas_threads_limit_every_thread_and_restore_after_the_last_block():
 
     from threadpoolctl import threadpool_limits
 
-    from skgru._kernels._config import _blas_libraries, blas_threads
+    from skgru.kernels._threads import _blas_libraries, blas_threads
 
     shared, local = _blas_libraries()
     if not shared + local:

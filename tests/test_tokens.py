@@ -15,11 +15,11 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 
 from skgru import ConstrainedGRUClassifier, SequenceVectorizer
-from skgru._backend import CPUTrainer
-from skgru._optimizers import make_optimizer
-from skgru._sequences import to_token_sequences
 from skgru.constraints import MaxNorm
+from skgru.data._sequences import to_token_sequences
 from skgru.datasets import make_word_order_docs
+from skgru.engine._devices import make_trainer
+from skgru.training._optimizers import make_optimizer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -113,7 +113,7 @@ def _trainer(pooling, seed=0, sparse=True, solver="adam", dropout=0.0):
     )
     cfg = clf._train_config()
     cfg.sparse_embeddings = sparse
-    trainer = CPUTrainer(weights, opt, cfg, seqs, Y, w)
+    trainer = make_trainer("cpu", weights, opt, cfg, seqs, Y, w)
     return trainer, ids
 
 
@@ -124,14 +124,14 @@ def test_embedding_and_pooling_gradients_match_finite_differences(pooling):
     rng = np.random.default_rng(0)
     _, grads, _ = trainer.loss_and_grads(idx, rng)
     rows, grad_rows = grads[0]
-    dense = np.zeros_like(trainer.params[0])
+    dense = np.zeros_like(trainer.param_arrays[0])
     dense[rows] = grad_rows
     grads[0] = dense
 
     def loss():
         return trainer.loss_and_grads(idx, np.random.default_rng(0))[0]
 
-    for p, g in zip(trainer.params, grads):
+    for p, g in zip(trainer.param_arrays, grads):
         num = numerical_gradient(loss, p, eps=1e-6)
         np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-8)
     # Padding id 0 never receives a gradient.
@@ -141,19 +141,21 @@ def test_embedding_and_pooling_gradients_match_finite_differences(pooling):
 def test_sparse_row_update_equals_dense_update_on_touched_rows():
     sparse, ids = _trainer("last", sparse=True)
     dense, _ = _trainer("last", sparse=False)
-    before = sparse.params[0].copy()
+    before = sparse.param_arrays[0].copy()
     for batch in (np.arange(0, 3), np.arange(3, 6), np.arange(0, 6)):
         state = dense.get_optimizer_state()
         sparse.set_params(dense.get_params())
         sparse.set_optimizer_state(state)
-        before = sparse.params[0].copy()
+        before = sparse.param_arrays[0].copy()
         sparse.step(batch, np.random.default_rng(1))
         dense.step(batch, np.random.default_rng(1))
         touched = np.unique(ids[batch][ids[batch] != 0])
         untouched = np.setdiff1d(np.arange(len(before)), touched)
-        np.testing.assert_allclose(sparse.params[0][touched], dense.params[0][touched], rtol=1e-12)
-        np.testing.assert_array_equal(sparse.params[0][untouched], before[untouched])
-        for a, b in zip(sparse.params[1:], dense.params[1:]):
+        np.testing.assert_allclose(
+            sparse.param_arrays[0][touched], dense.param_arrays[0][touched], rtol=1e-12
+        )
+        np.testing.assert_array_equal(sparse.param_arrays[0][untouched], before[untouched])
+        for a, b in zip(sparse.param_arrays[1:], dense.param_arrays[1:]):
             np.testing.assert_allclose(a, b, rtol=1e-12)
 
 

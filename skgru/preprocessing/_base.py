@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, validate_data
 
-from .._sequences import _is_ragged, check_input_array, to_sequences
+from ..data._sequences import _is_ragged, check_input_array, to_sequences
 
 # float32 input stays float32; every other input becomes float64.
 _FLOAT_DTYPES = (np.float64, np.float32)

@@ -1,10 +1,13 @@
-"""The model: one GRU layer and a dense output head, in host (NumPy) terms.
+"""The model in host (NumPy) terms: weight layout, initialisation, output layer, draws.
 
-Parameters are a list in Keras order ``[W (F, 3U), R (U, 3U), bias, Wd (U,
-n_out), bd (n_out,)]`` with ``bias`` of shape ``(2, 3U)`` when
-``reset_after=True`` and ``(3U,)`` otherwise. This module holds what does not
-depend on where the arithmetic runs: initialisation, the head's activations and
-loss, and the dropout/noise draws (always on the host from ``random_state``).
+Parameters are a list in Keras order: ``[embedding (V, D)]`` when the input is
+token ids, then for each layer and direction (forward first) ``[W (F_l, 3U),
+R (U, 3U), bias]``, then the output layer ``[Wd (nd * U, n_out), bd
+(n_out,)]``; ``bias`` is ``(2, 3U)`` when ``reset_after=True`` and ``(3U,)``
+otherwise (``docs/gru_equations.rst``). This module holds what does not depend
+on where the arithmetic runs: the layout, initialisation, the output layer's
+activations and loss, and the dropout and noise draws (always on the host, from
+``random_state``).
 """
 
 import numpy as np
@@ -17,14 +20,22 @@ __all__ = [
     "head_proba",
     "draw_regularisers",
     "init_embedding",
-    "L2_PENALISED",
+    "split_params",
 ]
 
-# Indices of the GRU/head parameters the L2 penalty ``alpha`` applies to
-# (kernels, not biases; counted after the embedding when there is one), as
-# MLPClassifier penalises ``coefs_`` but not ``intercepts_``. The embedding is
-# not penalised (Keras's default: no regularizer).
-L2_PENALISED = (0, 1, 3)
+
+def split_params(params, embedding, num_layers, bidirectional):
+    """``(E or None, blocks, Wd, bd)``; ``blocks[l][d]`` is ``(W, R, bias)``.
+
+    Works on any sequence of arrays in Keras order (host or device arrays).
+    """
+    k = 1 if embedding else 0
+    nd = 2 if bidirectional else 1
+    blocks = [
+        [tuple(params[k + 3 * (l * nd + d) : k + 3 * (l * nd + d) + 3]) for d in range(nd)]
+        for l in range(num_layers)
+    ]
+    return (params[0] if embedding else None), blocks, params[-2], params[-1]
 
 
 def _glorot_uniform(rng, shape, dtype):

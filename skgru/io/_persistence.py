@@ -42,9 +42,9 @@ import zipfile
 
 import numpy as np
 
-from . import _constraints
-from ._classifier import _BaseGRU
-from ._network import init_embedding, init_params
+from ..estimators._base import _BaseGRU
+from ..model._network import init_embedding, init_params
+from ..training import _constraints
 
 __all__ = ["save_model", "load_model"]
 
@@ -74,7 +74,7 @@ _BUILTIN_CONSTRAINTS = {cls.__name__: cls for cls in _constraints._ALL_CONSTRAIN
 
 
 def _version():
-    from . import __version__
+    from .. import __version__
 
     return __version__
 

@@ -1,175 +1,16 @@
-"""Numba policy in one place: compile options and thread-count control.
+"""Threads for the CPU kernels: a small worker pool and the BLAS thread limit.
 
-Every ``@njit`` in :mod:`skgru._kernels` takes its options from here, so
-caching, fastmath and the parallel target are decided once.
+The kernels are compiled with ``nogil=True``, so plain Python threads run them
+in parallel. The host splits a batch into row ranges (the recurrence: rows
+never interact) or step blocks (the big products) and hands the pieces to the
+pool of :func:`run_tasks`. Thread counts of the BLAS libraries change only
+inside :func:`blas_threads`, which restores them.
 """
 
-import functools
 import os
 import queue
-import re
 import threading
 from contextlib import contextmanager
-
-import numba
-from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic
-
-# ``cache=True`` writes compiled code next to the module (or under
-# NUMBA_CACHE_DIR when that is not writable), so a fresh process skips
-# compilation. No general fastmath: the kernels must agree with the float64
-# oracle to rounding and be bitwise reproducible, and reassociation would
-# break both (the gate kernels take FMA contraction alone, GATE_FASTMATH).
-NJIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
-SCALAR_OPTIONS = {"inline": "always", "cache": True, "error_model": "numpy"}
-
-# The one fast-math flag the gate kernels take: ``contract`` lets LLVM fuse a
-# multiply and the add that uses it into one FMA (one rounding instead of
-# two). It reorders nothing, so a result still depends only on its own
-# inputs (the same for every batch, thread count and run) and moves by about
-# one rounding per fused pair. The float32 rational tanh / logistic are
-# chains of multiply-adds (Horner's rule), and the gate loop was bound by
-# their latency: with FMAs it ran 1.25-1.36x faster (benchmarks/NOTES.md,
-# "FMA contraction in the gate kernels"). On the GPU, NVVM fuses them by
-# default (its -fma=1).
-GATE_FASTMATH = {"contract"}  # a set: numba takes no frozenset
-
-_DISABLE_CACHE = os.environ.get("SKGRU_NO_CACHE", "") not in ("", "0")
-if _DISABLE_CACHE:
-    NJIT_OPTIONS["cache"] = False
-    SCALAR_OPTIONS["cache"] = False
-
-
-def njit(func=None, **extra):
-    """``numba.njit`` with skgru's options (``extra`` overrides them)."""
-    options = {**NJIT_OPTIONS, **extra}
-    if func is None:
-        return lambda f: numba.njit(**options)(f)
-    return numba.njit(**options)(func)
-
-
-def scalar(func):
-    """Compile a scalar helper from :mod:`._math` for use inside CPU kernels."""
-    return numba.njit(**SCALAR_OPTIONS)(func)
-
-
-# Vector width of the gate loops. On AVX-512 hosts LLVM vectorizes for 256-bit
-# registers unless a function asks for more ("prefer-256-bit" tuning, against
-# the clock drop of 512-bit code on older Xeons). The gate loops are long
-# chains of multiply-adds and three divisions per unit; with 512-bit vectors
-# they ran 1.35-1.5x faster in a flat loop on this Emerald Rapids host, the
-# same bits (each lane computes what it did; no reductions). numba sets no
-# per-function target options, so ``wide_vectors()``, called at the top of a
-# kernel, adds LLVM's string attributes to the function being compiled
-# (benchmarks/NOTES.md, "512-bit vectors for the forward gate loop"). llvmlite
-# has no API for them either: they go into its attribute set past its check of
-# known names, and only after a probe has shown that this llvmlite writes them
-# and this LLVM parses the result; otherwise nothing is added. Hosts without
-# AVX-512 ignore them.
-_WIDE_VECTOR_ATTRIBUTES = ('"prefer-vector-width"="512"', '"min-legal-vector-width"="512"')
-
-
-@functools.lru_cache(maxsize=1)
-def _string_attributes_work():
-    """True when llvmlite emits the attributes above and LLVM accepts them (compile time only)."""
-    try:
-        import llvmlite.binding as llvm
-
-        module = ir.Module(name="skgru_probe")
-        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), []), name="probe")
-        if not isinstance(fn.attributes, set):
-            return False
-        for attr in _WIDE_VECTOR_ATTRIBUTES:
-            set.add(fn.attributes, attr)
-        ir.IRBuilder(fn.append_basic_block()).ret_void()
-        text = str(module)
-        if not all(attr in text for attr in _WIDE_VECTOR_ATTRIBUTES):
-            return False
-        llvm.parse_assembly(text).verify()
-        return True
-    except Exception:
-        return False
-
-
-@intrinsic
-def _wide_vectors(typingctx):
-    def codegen(context, builder, signature, args):
-        if _string_attributes_work():
-            for attr in _WIDE_VECTOR_ATTRIBUTES:
-                set.add(builder.function.attributes, attr)
-        return context.get_dummy_value()
-
-    return types.none(), codegen
-
-
-def _no_op():
-    pass
-
-
-# Ask LLVM for 512-bit vectors in the calling ``@njit`` function; with
-# NUMBA_DISABLE_JIT the kernels run as Python, where it does nothing.
-wide_vectors = _no_op if numba.config.DISABLE_JIT else _wide_vectors
-
-
-# Array arguments that do not overlap. LLVM vectorizes a loop over rows of
-# several arrays only behind run-time checks that no store overlaps a load;
-# when the loop sits in another loop over rows, those checks ran before every
-# row, hundreds of instructions each (benchmarks/NOTES.md, "Gate loops in
-# functions of their own, with non-overlapping arrays"). ``noalias_arrays()``,
-# called in a kernel, marks the data pointers of all its array arguments
-# ``noalias``, as C's ``restrict``: the caller promises that no element written
-# through one argument is read or written through another. numba passes an
-# array as its fields (meminfo, parent, nitems, itemsize, data, shape,
-# strides), so a data pointer is the parameter named ``arg.<name>.4``; if none
-# is found, nothing is marked.
-_ARRAY_DATA_ARG = re.compile(r"^arg\.[^.]+\.4$")
-
-
-@intrinsic
-def _noalias_arrays(typingctx):
-    def codegen(context, builder, signature, args):
-        for arg in builder.function.args:
-            if _ARRAY_DATA_ARG.match(arg.name) and isinstance(arg.type, ir.PointerType):
-                arg.add_attribute("noalias")
-        return context.get_dummy_value()
-
-    return types.none(), codegen
-
-
-noalias_arrays = _no_op if numba.config.DISABLE_JIT else _noalias_arrays
-
-
-# Views without reference counting. Every array view numba makes (``H[t]``,
-# a row block handed to BLAS) increments and later decrements its parent's
-# reference count: an atomic operation in a function call, on a count that
-# both threads of a split batch touch for the same arrays. They were 17 % of
-# W1's inference kernel (benchmarks/NOTES.md, "Kernel views without reference counts").
-# ``borrowed(a)`` returns ``a`` without its memory-info pointer, so views of
-# it count nothing (numba skips a null one). Only for arrays that outlive
-# every use of the result: a kernel's arguments, which its caller holds.
-
-
-@intrinsic
-def _borrowed(typingctx, arr):
-    if not isinstance(arr, types.Array):
-        return None
-
-    def codegen(context, builder, signature, args):
-        out = context.make_array(arr)(context, builder, value=args[0])
-        out.meminfo = ir.Constant(out.meminfo.type, None)
-        out.parent = ir.Constant(out.parent.type, None)
-        return out._getvalue()
-
-    return arr(arr), codegen
-
-
-def _identity(arr):
-    return arr
-
-
-borrowed = _identity if numba.config.DISABLE_JIT else _borrowed
-
 
 # BLAS threads inside the kernels. The per-step products of a GRU are small
 # ((B, U) x (U, 3U)); with 2 OpenBLAS threads on a busy 2-core machine they ran
@@ -294,23 +135,6 @@ def blas_threads(n_threads=BLAS_THREADS):
             if old != n_threads:
                 lib.set_num_threads(old)
         _BLAS_HOLD.leave()
-
-
-@contextmanager
-def numba_threads(n_threads):
-    """Set numba's thread count for the block and always restore it.
-
-    ``n_threads=None`` leaves the count alone.
-    """
-    if n_threads is None:
-        yield
-        return
-    previous = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
 
 
 # --------------------------------------------------------------------------- #

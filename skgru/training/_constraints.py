@@ -17,10 +17,13 @@ its arguments, validation happens when the constraint is called, and
 search parameters (``kernel_constraint__max_value``) work.
 """
 
+import functools
 import inspect
 import numbers
 
 import numpy as np
+
+from ..kernels._interface import ConstraintPlan
 
 __all__ = [
     "Constraint",
@@ -30,6 +33,7 @@ __all__ = [
     "UnitNorm",
     "apply_constraint",
     "get",
+    "plan",
 ]
 
 # ``np.exceptions`` appeared in NumPy 1.25; we support 1.23.
@@ -505,3 +509,36 @@ def apply_constraint(constraint, w):
         )
     w[...] = out
     return w
+
+
+# Keras's norm constraints as the kernel sets' formula codes.
+_NORM_KINDS = {MaxNorm: 0, UnitNorm: 1, MinMaxNorm: 2}
+
+
+def plan(constraint, ndim):
+    """How a kernel set projects a weight of ``ndim`` dimensions with ``constraint``.
+
+    Returns a :class:`~skgru.kernels._interface.ConstraintPlan` (None for no
+    constraint). The built-in constraints are described by their formula
+    (targets with their own kernels compute it there); any other callable,
+    including a user-defined :class:`Constraint`, is to be applied element
+    by element. An axis out of range raises the ValueError the projection
+    itself would raise.
+    """
+    constraint = get(constraint)
+    if constraint is None:
+        return None
+    host = functools.partial(apply_constraint, constraint)
+    kind = type(constraint)
+    if kind is NonNeg:
+        return ConstraintPlan(("nonneg",), host)
+    if kind not in _NORM_KINDS:
+        return ConstraintPlan(("elementwise", constraint), host)
+    p = constraint._validate()
+    axis = p["axis"]
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    if any(not -ndim <= a < ndim for a in axes):
+        raise ValueError(f"axis={axis!r} is out of range for a weight of {ndim} dimension(s).")
+    axes = tuple(sorted({a % ndim for a in axes}))
+    lo, hi, rate = p.get("min_value", 0.0), p.get("max_value", 0.0), p.get("rate", 1.0)
+    return ConstraintPlan(("norm", _NORM_KINDS[kind], lo, hi, rate, axes), host)

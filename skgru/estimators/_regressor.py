@@ -5,7 +5,7 @@ from sklearn.base import RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight
 
-from ._classifier import _BaseGRU
+from ._base import _BaseGRU
 
 __all__ = ["ConstrainedGRURegressor"]
 

@@ -30,8 +30,9 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from . import _math
-from ._config import GATE_FASTMATH, borrowed, njit, noalias_arrays, scalar, wide_vectors
+from .. import _math
+from .._intrinsics import borrowed, noalias_arrays, wide_vectors
+from .._numba import GATE_FASTMATH, njit, scalar
 
 # --------------------------------------------------------------------------- #
 # float32 transcendentals that LLVM can vectorize.

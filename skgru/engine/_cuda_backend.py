@@ -18,16 +18,24 @@ pickles hold host arrays only.
 import numpy as np
 from numba import cuda
 
-from ._backend import TrainConfig
-from ._constraints import _EPSILON, MaxNorm, MinMaxNorm, NonNeg, UnitNorm, apply_constraint
-from ._kernels import _cuda
-from ._network import L2_PENALISED, draw_regularisers, fused_bias
-from ._optimizers import AdamOptimizer, RMSpropOptimizer, SGDOptimizer
-from ._sequences import time_major_batch
+from ..data._sequences import time_major_batch
+from ..kernels.cuda import _kernels as _cuda
+from ..model._network import draw_regularisers, fused_bias
+from ..training._constraints import (
+    _EPSILON,
+    MaxNorm,
+    MinMaxNorm,
+    NonNeg,
+    UnitNorm,
+    apply_constraint,
+)
+from ..training._optimizers import AdamOptimizer, RMSpropOptimizer, SGDOptimizer
 
 __all__ = ["CUDABackend", "CUDATrainer"]
 
 _HEAD_MODES = {"softmax": 0, "logistic": 1, "identity": 2}
+# The kernels and the dense kernel carry the L2 term.
+L2_PENALISED = (0, 1, 3)
 _POOL_MODES = {"last": 0, "mean": 1, "max": 2}
 
 
@@ -539,51 +547,26 @@ class CUDATrainer:
 
 
 class CUDABackend:
-    """Runs training and inference on the GPU with the ``@cuda.jit`` kernels.
-
-    With ``cpu_fallback=True`` (``device="auto"``) a configuration the device
-    path does not support (see :func:`supports`) trains on the CPU instead
-    of raising.
-    """
+    """Runs training and inference on the GPU with the ``@cuda.jit`` kernels."""
 
     name = "cuda"
 
-    def __init__(self, cpu_fallback=False):
-        self.cpu_fallback = cpu_fallback
-
     @staticmethod
-    def supports(config):
-        """Whether ``config`` can train on the device."""
+    def missing(config):
+        """What ``config`` needs that the device path lacks ("" when nothing)."""
         try:
             _check_config(config)
-        except ValueError:
-            return False
-        return True
+        except ValueError as exc:
+            return str(exc)
+        return ""
 
     def make_trainer(self, params, optimizer, config, seqs, Y, w):
-        if self.cpu_fallback and not self.supports(config):
-            from ._backend import CPUTrainer
-
-            return CPUTrainer(params, optimizer, config, seqs, Y, w)
         return CUDATrainer(params, optimizer, config, seqs, Y, w)
-
-    def pooled_states(self, params, seqs, config, batch_size=1024, fitted=False):
-        """Pooled GRU states ``(N, U)``; each row independent of the batch it is in."""
-        return self._infer(params, seqs, config, batch_size, head=False, fitted=fitted)
 
     def predict_logits(self, params, seqs, config, batch_size=1024, fitted=False):
         return self._infer(params, seqs, config, batch_size, head=True, fitted=fitted)
 
     def _infer(self, params, seqs, config, batch_size, head, fitted=False):
-        if isinstance(config, bool):  # the older signature passed reset_after
-            config = TrainConfig(reset_after=config)
-        if self.cpu_fallback and not self.supports(config):
-            from ._backend import CPUBackend
-
-            cpu = CPUBackend()
-            if head:
-                return cpu.predict_logits(params, seqs, config, fitted=fitted)
-            return cpu.pooled_states(params, seqs, config, fitted=fitted)
         _check_config(config)
         embedding = bool(getattr(config, "embedding", False))
         pool_mode = _POOL_MODES[getattr(config, "pooling", "last")]

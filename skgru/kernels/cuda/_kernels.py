@@ -52,7 +52,7 @@ import math
 import numpy as np
 from numba import cuda
 
-from . import _math
+from .. import _math
 
 __all__ = ["LAUNCH", "clear_cache", "kernels", "KernelSet"]
 

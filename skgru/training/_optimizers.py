@@ -1,15 +1,16 @@
-"""Stochastic optimizers and gradient clipping, in plain NumPy.
+"""Stochastic optimizers: hyper-parameters, the step count, the schedule and the state.
 
-The optimizers follow the shape of scikit-learn's
-``sklearn/neural_network/_stochastic_optimizers.py`` (``update_params``,
-``iteration_ends``, ``trigger_stopping``) and its exact SGD and Adam formulas;
-RMSprop follows Keras 3. All updates are in place on the caller's arrays and
-are computed in each parameter's own dtype (a float32 weight stays float32,
-and so do its optimizer moments).
+The formulas are scikit-learn's SGD and Adam
+(``sklearn/neural_network/_stochastic_optimizers.py``) and Keras 3's RMSprop.
+An optimizer is written against the kernel-set interface
+(:mod:`skgru.kernels._interface`): :meth:`BaseOptimizer.apply` hands one step
+over groups of parameters, gradients and state slots to a kernel set, which
+computes it where the parameters live (host NumPy arrays on the CPU, device
+arrays on a GPU), in each parameter's own dtype. :meth:`~BaseOptimizer.update_params`
+is the same step on host NumPy arrays.
 
-A step is ``clip_gradients(grads, ...)`` then ``optimizer.update_params(params,
-grads)`` (then, for lazy sparse rows, ``AdamOptimizer.update_rows``) and
-finally the weight constraints (SPEC 3.3).
+A training step is: gradients, clipping, one optimizer step, then the weight
+constraints (Keras's order; ``docs/user_guide/constraints.rst``).
 """
 
 import math
@@ -17,16 +18,12 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ._kernels._cpu import adam_rows
+from ..kernels.cpu._kernel_set import CPUKernelSet
 
-__all__ = [
-    "AdamOptimizer",
-    "BaseOptimizer",
-    "RMSpropOptimizer",
-    "SGDOptimizer",
-    "clip_gradients",
-    "make_optimizer",
-]
+__all__ = ["AdamOptimizer", "BaseOptimizer", "RMSpropOptimizer", "SGDOptimizer", "make_optimizer"]
+
+# Host arrays: the CPU kernel set's optimizer steps, which need no scratch.
+_HOST = CPUKernelSet(np.float64)
 
 
 class BaseOptimizer(ABC):
@@ -46,7 +43,7 @@ class BaseOptimizer(ABC):
         The current learning rate (Adam: the bias-corrected step size of the
         last step).
     t : int
-        Number of :meth:`update_params` calls so far.
+        Number of steps so far.
     """
 
     # Names of the per-parameter state lists, saved by ``get_state``.
@@ -67,7 +64,24 @@ class BaseOptimizer(ABC):
         self.learning_rate_init = float(self.learning_rate_init) * factor
         self.learning_rate = float(self.learning_rate) * factor
 
+    @property
+    def slots(self):
+        """The names of the state lists of this optimizer (all of them in use)."""
+        return tuple(n for n in self._slots if len(getattr(self, n)) == len(self.params))
+
     # -- stepping ------------------------------------------------------------
+
+    def begin_step(self):
+        """Count a step and set this step's learning rate; once per step, before :meth:`apply`."""
+        self.t += 1
+        self._begin_step()
+
+    def _begin_step(self):  # noqa: B027 - an optional hook, empty by default
+        """Per-step bookkeeping, run after ``t`` is incremented."""
+
+    @abstractmethod
+    def apply(self, kernels, params, grads, slots):
+        """The step on groups of a kernel set (``slots`` maps a slot name to its group)."""
 
     def update_params(self, params, grads):
         """Apply one optimizer step in place.
@@ -90,50 +104,22 @@ class BaseOptimizer(ABC):
                 f"{len(params)} params and {len(grads)} grads."
             )
         self.params = params
-        self.t += 1
-        self._begin_step()
-        for i, (param, grad) in enumerate(zip(params, grads)):
-            if grad is None:
-                continue
-            grad = np.asarray(grad, dtype=param.dtype)
-            if grad.shape != param.shape:
-                raise ValueError(f"grads[{i}] has shape {grad.shape}, expected {param.shape}.")
-            self._update_one(i, param, grad)
-
-    def _begin_step(self):  # noqa: B027 - an optional hook, empty by default
-        """Per-step bookkeeping, run after ``t`` is incremented."""
-
-    @abstractmethod
-    def _update_one(self, i, param, grad):
-        """Update ``param`` (index ``i``) in place from ``grad``."""
-
-    def iteration_ends(self, time_step):  # noqa: B027 - optional hook, as in sklearn
-        """Perform updates to the learning rate after an epoch.
-
-        Parameters
-        ----------
-        time_step : int
-            Number of training samples seen so far.
-        """
-
-    def trigger_stopping(self, msg, verbose):
-        """Decide whether training stops when no improvement is seen.
-
-        Parameters
-        ----------
-        msg : str
-            Message to print when ``verbose``.
-        verbose : bool
-            Whether to print.
-
-        Returns
-        -------
-        stop : bool
-            True: stop training. The base optimizers always stop.
-        """
-        if verbose:
-            print(msg + " Stopping.")
-        return True
+        self.begin_step()
+        live = [i for i, g in enumerate(grads) if g is not None]
+        for i in live:
+            if np.shape(grads[i]) != params[i].shape:
+                raise ValueError(
+                    f"grads[{i}] has shape {np.shape(grads[i])}, expected {params[i].shape}."
+                )
+        self.apply(
+            _HOST,
+            _HOST.group([params[i] for i in live], copy=False),
+            _HOST.group([np.asarray(grads[i], dtype=params[i].dtype) for i in live], copy=False),
+            {
+                name: _HOST.group([getattr(self, name)[i] for i in live], copy=False)
+                for name in self.slots
+            },
+        )
 
     # -- checkpointing ---------------------------------------------------------
 
@@ -199,96 +185,31 @@ class SGDOptimizer(BaseOptimizer):
     params : list of ndarray
         The parameters to optimise.
     learning_rate_init : float, default=0.1
-        The initial learning rate.
+        The learning rate.
     momentum : float, default=0.9
         Momentum, in ``[0, 1]``.
     nesterov : bool, default=True
         Whether to use Nesterov's momentum.
-    lr_schedule : {"constant", "adaptive", "invscaling"}, default="constant"
-        Learning rate schedule, as scikit-learn's ``learning_rate``:
-        ``"invscaling"`` sets ``lr = learning_rate_init / (time_step + 1) **
-        power_t`` in :meth:`iteration_ends`; ``"adaptive"`` divides it by 5
-        in :meth:`trigger_stopping` until it is <= 1e-6.
-    power_t : float, default=0.5
-        Exponent for ``"invscaling"``.
     """
 
     _slots = ("velocities",)
 
-    def __init__(
-        self,
-        params,
-        learning_rate_init=0.1,
-        momentum=0.9,
-        nesterov=True,
-        *,
-        lr_schedule="constant",
-        power_t=0.5,
-    ):
+    def __init__(self, params, learning_rate_init=0.1, momentum=0.9, nesterov=True):
         super().__init__(params, learning_rate_init)
-        if lr_schedule not in ("constant", "adaptive", "invscaling"):
-            raise ValueError(
-                f"lr_schedule must be 'constant', 'adaptive' or 'invscaling', got {lr_schedule!r}."
-            )
         self.momentum = momentum
         self.nesterov = nesterov
-        self.lr_schedule = lr_schedule
-        self.power_t = power_t
         self.velocities = [np.zeros_like(p) for p in self.params]
 
-    def _update_one(self, i, param, grad):
-        lr, mom = self.learning_rate, self.momentum
-        v = self.velocities[i]
-        v *= mom
-        v -= lr * grad
-        if self.nesterov:
-            param += mom * v - lr * grad
-        else:
-            param += v
-
-    def iteration_ends(self, time_step):
-        """Update the learning rate for ``"invscaling"``.
-
-        Parameters
-        ----------
-        time_step : int
-            Number of training samples seen so far.
-        """
-        if self.lr_schedule == "invscaling":
-            self.learning_rate = float(self.learning_rate_init) / (time_step + 1) ** self.power_t
-
-    def trigger_stopping(self, msg, verbose):
-        """Stop, or with ``"adaptive"`` divide the learning rate by 5.
-
-        Parameters
-        ----------
-        msg : str
-            Message to print when ``verbose``.
-        verbose : bool
-            Whether to print.
-
-        Returns
-        -------
-        stop : bool
-        """
-        if self.lr_schedule != "adaptive":
-            if verbose:
-                print(msg + " Stopping.")
-            return True
-        if self.learning_rate <= 1e-6:
-            if verbose:
-                print(msg + " Learning rate too small. Stopping.")
-            return True
-        self.learning_rate /= 5.0
-        if verbose:
-            print(msg + f" Setting learning rate to {self.learning_rate:f}")
-        return False
+    def apply(self, kernels, params, grads, slots):
+        kernels.sgd(
+            params, grads, slots["velocities"], self.momentum, self.learning_rate, self.nesterov
+        )
 
 
 class AdamOptimizer(BaseOptimizer):
     """Adam, scikit-learn's formulas, with lazy updates for sparse rows.
 
-    At step ``t`` (``t`` is incremented by each :meth:`update_params` call)::
+    At step ``t`` (``t`` is incremented once per step)::
 
         m = beta_1 * m + (1 - beta_1) * g
         v = beta_2 * v + (1 - beta_2) * g**2
@@ -328,42 +249,26 @@ class AdamOptimizer(BaseOptimizer):
         self.vs = [np.zeros_like(p) for p in self.params]
 
     def _begin_step(self):  # noqa: B027 - an optional hook, empty by default
-        # lr_t is a Python float, so float32 arithmetic below stays float32.
+        # lr_t is a Python float, so float32 arithmetic stays float32.
         self.learning_rate = (
             float(self.learning_rate_init)
             * math.sqrt(1 - self.beta_2**self.t)
             / (1 - self.beta_1**self.t)
         )
 
-    def _adam(self, m, v, grad, flush=None):
-        """Update moments ``m``, ``v`` in place; return the parameter increment.
+    def apply(self, kernels, params, grads, slots):
+        kernels.adam(
+            params, grads, slots["ms"], slots["vs"], self.beta_1, self.beta_2,
+            self.learning_rate, self.epsilon,
+        )  # fmt: skip
 
-        ``flush = (g_min, s_min)`` zeroes gradient entries below ``g_min`` and
-        moments below ``s_min`` (the lazy row update, see ``_flush_limits``).
-        """
-        # In place where possible: for an embedding these arrays are large, and
-        # each temporary adds to the fit's peak memory. Same operations in the
-        # same order as ``-lr * m / (sqrt(v) + eps)``, so the same bits.
-        b1, b2 = self.beta_1, self.beta_2
-        if flush is not None:
-            grad = np.where(np.abs(grad) >= flush[0], grad, grad.dtype.type(0))
-        m *= b1
-        m += (1 - b1) * grad
-        v *= b2
-        tmp = np.square(grad)
-        tmp *= 1 - b2
-        v += tmp
-        if flush is not None:
-            m[np.abs(m) < flush[1]] = 0
-            v[v < flush[1]] = 0
-        np.sqrt(v, out=tmp)
-        tmp += self.epsilon
-        step = -self.learning_rate * m
-        step /= tmp
-        return step
-
-    def _update_one(self, i, param, grad):
-        param += self._adam(self.ms[i], self.vs[i], grad)
+    def apply_rows(self, kernels, param, rows, grad_rows, m, v):
+        """The lazy step on rows ``rows`` of a kernel set's 2-D ``param`` (after :meth:`apply`)."""
+        g_min, s_min = self._flush_limits(np.dtype(param.dtype))
+        kernels.adam_rows(
+            param, rows, grad_rows, m, v, self.beta_1, self.beta_2, self.learning_rate,
+            self.epsilon, g_min, s_min,
+        )  # fmt: skip
 
     def update_rows(self, index, rows, grad_rows):
         """Lazy Adam step on some rows of ``params[index]`` (an embedding).
@@ -405,33 +310,7 @@ class AdamOptimizer(BaseOptimizer):
             raise ValueError(f"grad_rows has shape {grad_rows.shape}, expected {expected}.")
         if np.unique(rows).shape[0] != rows.shape[0]:
             raise ValueError("rows must be unique; sum the gradients of repeated rows first.")
-        m_all, v_all = self.ms[index], self.vs[index]
-        g_min, s_min = self._flush_limits(param.dtype)
-        if param.ndim == 2 and all(a.flags.c_contiguous for a in (param, m_all, v_all)):
-            dt = param.dtype.type
-            adam_rows(
-                param,
-                m_all,
-                v_all,
-                rows.astype(np.int64, copy=False),
-                np.ascontiguousarray(grad_rows),
-                dt(self.beta_1),
-                dt(1 - self.beta_1),
-                dt(self.beta_2),
-                dt(1 - self.beta_2),
-                dt(-self.learning_rate),
-                dt(self.epsilon),
-                dt(g_min),
-                dt(s_min),
-            )
-            return
-        # The same operations as the kernel, on gathered copies of the rows.
-        m = m_all[rows]
-        v = v_all[rows]
-        step = self._adam(m, v, grad_rows, flush=(g_min, s_min))
-        m_all[rows] = m
-        v_all[rows] = v
-        param[rows] += step
+        self.apply_rows(_HOST, param, rows, grad_rows, self.ms[index], self.vs[index])
 
     def _flush_limits(self, dtype):
         """``(g_min, s_min)`` of the lazy row update: below them, zero.
@@ -496,79 +375,11 @@ class RMSpropOptimizer(BaseOptimizer):
         self.velocities = [np.zeros_like(p) for p in self.params]
         self.momentums = [np.zeros_like(p) for p in self.params] if momentum > 0 else []
 
-    def _update_one(self, i, param, grad):
-        rho = self.rho
-        v = self.velocities[i]
-        v *= rho
-        v += (1 - rho) * np.square(grad)
-        increment = self.learning_rate * grad / np.sqrt(v + self.epsilon)
-        if self.momentum > 0:
-            mom = self.momentums[i]
-            mom *= self.momentum
-            mom += increment
-            param -= mom
-        else:
-            param -= increment
-
-
-def clip_gradients(grads, *, clipnorm=None, clipvalue=None, global_clipnorm=None):
-    """Clip gradients in place, with Keras semantics (SPEC 3.3).
-
-    Parameters
-    ----------
-    grads : list of (ndarray or None)
-        Gradients, writable floating arrays modified in place; ``None``
-        entries are skipped. A sparse
-        gradient given as its unique rows has the norm of its dense form.
-    clipnorm : float, optional
-        Per tensor: ``g * clipnorm / max(||g||, clipnorm)``.
-    clipvalue : float, optional
-        Elementwise: ``clip(g, -clipvalue, clipvalue)``.
-    global_clipnorm : float, optional
-        All tensors together: ``g * c * min(1 / G, 1 / c)`` with ``G`` the
-        norm of all gradients concatenated. No eps; a non-finite ``G`` gives a
-        NaN scale, as in Keras.
-
-    Returns
-    -------
-    grads : list
-        The same list.
-
-    Raises
-    ------
-    ValueError
-        If more than one option is set, or a set option is not > 0.
-    """
-    options = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
-    given = [k for k, v in options.items() if v is not None]
-    if len(given) > 1:
-        raise ValueError(
-            f"Only one of clipnorm, clipvalue and global_clipnorm can be set, got {given}."
-        )
-    if not given:
-        return grads
-    name = given[0]
-    c = options[name]
-    if isinstance(c, bool) or not (isinstance(c, (int, float, np.integer, np.floating)) and c > 0):
-        raise ValueError(f"{name} must be a number > 0, got {c!r}.")
-    c = float(c)
-    present = [g for g in grads if g is not None]
-    if name == "clipvalue":
-        for g in present:
-            np.clip(g, -c, c, out=g)
-    elif name == "clipnorm":
-        for g in present:
-            norm = math.sqrt(float(np.sum(np.square(g, dtype=np.float64))))
-            g *= c / max(norm, c)
-    else:
-        total = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in present))
-        if math.isfinite(total):
-            scale = c * min(1.0 / total if total > 0 else math.inf, 1.0 / c)
-        else:
-            scale = math.nan
-        for g in present:
-            g *= scale
-    return grads
+    def apply(self, kernels, params, grads, slots):
+        kernels.rmsprop(
+            params, grads, slots["velocities"], slots.get("momentums"), self.rho,
+            self.learning_rate, self.epsilon, self.momentum,
+        )  # fmt: skip
 
 
 def make_optimizer(
@@ -581,12 +392,8 @@ def make_optimizer(
     beta_1=0.9,
     beta_2=0.999,
     epsilon=1e-8,
-    rho=0.9,
-    rmsprop_momentum=0.0,
-    lr_schedule="constant",
-    power_t=0.5,
 ):
-    """Build the optimizer for ``solver``.
+    """Build the optimizer for ``solver`` from the estimators' parameters.
 
     Parameters
     ----------
@@ -604,15 +411,7 @@ def make_optimizer(
         Adam moment decays (``"adam"`` only).
     epsilon : float, default=1e-8
         Adam's and RMSprop's epsilon (scikit-learn's default; Keras uses 1e-7
-        for both).
-    rho : float, default=0.9
-        RMSprop decay (``"rmsprop"`` only).
-    rmsprop_momentum : float, default=0.0
-        RMSprop momentum (``"rmsprop"`` only; Keras' default 0).
-    lr_schedule : {"constant", "adaptive", "invscaling"}, default="constant"
-        SGD learning rate schedule (``"sgd"`` only).
-    power_t : float, default=0.5
-        Exponent for ``"invscaling"``.
+        for both). RMSprop takes Keras's ``rho=0.9`` and no momentum.
 
     Returns
     -------
@@ -621,14 +420,7 @@ def make_optimizer(
     if solver == "adam":
         return AdamOptimizer(params, learning_rate_init, beta_1, beta_2, epsilon)
     if solver == "sgd":
-        return SGDOptimizer(
-            params,
-            learning_rate_init,
-            momentum,
-            nesterovs_momentum,
-            lr_schedule=lr_schedule,
-            power_t=power_t,
-        )
+        return SGDOptimizer(params, learning_rate_init, momentum, nesterovs_momentum)
     if solver == "rmsprop":
-        return RMSpropOptimizer(params, learning_rate_init, rho, rmsprop_momentum, epsilon)
+        return RMSpropOptimizer(params, learning_rate_init, epsilon=epsilon)
     raise ValueError(f"solver must be 'adam', 'sgd' or 'rmsprop', got {solver!r}.")

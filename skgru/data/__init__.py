@@ -1,0 +1,1 @@
+"""User input (arrays, ragged lists, token ids) as padded sequences with masks."""

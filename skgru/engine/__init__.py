@@ -1,0 +1,1 @@
+"""Training and prediction, written once; the kernel set chooses where the arithmetic runs."""

@@ -1,0 +1,110 @@
+"""The one place that chooses where the arithmetic runs.
+
+:func:`kernel_set` turns an estimator's ``device`` into a kernel set and
+decides what happens when the GPU cannot be used or lacks what the model
+needs: ``device="cuda"`` raises (training) or warns and predicts on the CPU
+(a model fitted on a GPU, predicting where there is none); ``device="auto"``
+uses the GPU when there is one that has everything, and the CPU otherwise,
+with a warning when a GPU was there but could not take the model. Nothing
+else in skgru picks a target or falls back.
+"""
+
+import functools
+import os
+import sys
+import warnings
+
+from ..kernels.cpu._kernel_set import CPUKernelSet
+from ._predictor import predict_logits as _predict_logits
+from ._trainer import Trainer
+
+__all__ = ["cuda_available", "kernel_set", "make_trainer", "predict_logits"]
+
+
+@functools.lru_cache(maxsize=1)
+def _cuda_problem():
+    """None when a GPU can be used, else why not (a short sentence).
+
+    Importing the CUDA kernel set is part of the check: a numba-cuda that sees
+    a GPU but fails to import (a version clash with NumPy, say) must send
+    ``device="auto"`` to the CPU instead of failing inside ``fit``. On Linux
+    without the NVIDIA driver (no ``/proc/driver/nvidia``) and outside the
+    simulator, numba's CUDA target is not imported at all: that import costs
+    about 0.3 s, a large part of a small first fit. The answer is cached for
+    the process.
+    """
+    simulator = os.environ.get("NUMBA_ENABLE_CUDASIM", "") not in ("", "0")
+    if sys.platform.startswith("linux") and not simulator:
+        if not os.path.exists("/proc/driver/nvidia"):
+            return "no NVIDIA driver is loaded"
+    try:
+        from numba import cuda
+
+        if not cuda.is_available():
+            return "no CUDA GPU is available to numba"
+        from . import _cuda_backend  # noqa: F401
+    except Exception as exc:  # driver or import errors mean "no usable GPU"
+        return f"numba's CUDA target could not be used ({type(exc).__name__}: {exc})"
+    return None
+
+
+def cuda_available():
+    """True when numba's CUDA target imports, sees a GPU, and skgru's CUDA kernels load."""
+    return _cuda_problem() is None
+
+
+def kernel_set(device, config, dtype, *, training):
+    """The kernel set for ``device`` in ``{"auto", "cpu", "cuda"}``.
+
+    ``training`` says whether it is for a fit (``device="cuda"`` without a
+    usable GPU is then an error) or for a prediction (a warning, and the CPU).
+    """
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}.")
+    cpu = CPUKernelSet(dtype, config.n_threads)
+    if device == "cpu":
+        return cpu
+    problem = _cuda_problem()
+    if problem is None:
+        from ._cuda_backend import CUDABackend
+
+        missing = CUDABackend.missing(config)
+        if not missing:
+            return CUDABackend()
+        problem = f"the CUDA kernels lack {missing}"
+        if device == "auto":
+            warnings.warn(
+                f"device='auto' found a GPU, but {problem}; running on the CPU.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return cpu
+    if device == "auto":
+        return cpu
+    if training:
+        raise ValueError(
+            f"device='cuda' was requested but {problem} (install the extra with "
+            "`pip install skgru[cuda]` and check the driver)."
+        )
+    warnings.warn(
+        f"device='cuda' but {problem}: predicting on the CPU (set device='cpu' to say so).",
+        UserWarning,
+        stacklevel=3,
+    )
+    return cpu
+
+
+def make_trainer(device, params, optimizer, config, seqs, Y, w):
+    """A trainer for one fit on the kernel set :func:`kernel_set` chooses."""
+    ks = kernel_set(device, config, params[-1].dtype, training=True)
+    if not isinstance(ks, CPUKernelSet):
+        return ks.make_trainer(params, optimizer, config, seqs, Y, w)
+    return Trainer(ks, params, optimizer, config, seqs, Y, w)
+
+
+def predict_logits(device, params, seqs, config, fitted=False):
+    """The output layer's values for ``seqs`` on the kernel set :func:`kernel_set` chooses."""
+    ks = kernel_set(device, config, params[-1].dtype, training=False)
+    if not isinstance(ks, CPUKernelSet):
+        return ks.predict_logits(params, seqs, config, fitted=fitted)
+    return _predict_logits(ks, params, seqs, config, fitted=fitted)

@@ -1,0 +1,1 @@
+"""The compute: scalar gate math written once, the CPU kernels and the CUDA kernels."""

@@ -1,0 +1,1 @@
+"""The CUDA kernel set: ``@cuda.jit`` kernels. Importing it needs numba-cuda."""

@@ -1,0 +1,1 @@
+"""The network in host terms: weight layout, initialisation, output layer and loss."""

@@ -1,0 +1,1 @@
+"""What a training step applies after the gradients: optimizers, clipping, constraints."""
