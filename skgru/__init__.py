@@ -11,12 +11,14 @@ from ._recipes import (
 from ._text import SequenceVectorizer
 from .estimators import ConstrainedGRUClassifier, ConstrainedGRURegressor
 from .io import load_model, save_model, to_onnx
+from .streaming import GRUStream
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConstrainedGRUClassifier",
     "ConstrainedGRURegressor",
+    "GRUStream",
     "LossCurveDisplay",
     "SequenceVectorizer",
     "constraints",

@@ -42,6 +42,38 @@ def _check_raw_documents(X):
     # document.
     if isinstance(X, (str, bytes)):
         raise ValueError("Iterable over raw text documents expected, string object received.")
+    # Iterating a DataFrame gives its column names, not its rows.
+    if hasattr(X, "columns") and hasattr(X, "iloc"):
+        raise ValueError(
+            f"X is a DataFrame with columns {list(X.columns)[:5]}; pass one column of text "
+            "(a Series such as df['text']; in a ColumnTransformer select it as 'text', not "
+            "['text'])."
+        )
+
+
+def _check_document(doc, i, any_object):
+    """Refuse a document the analyzer cannot read, naming it (CountVectorizer's own
+    failures are an AttributeError from inside the analyzer)."""
+    if isinstance(doc, (str, bytes)):
+        return
+    if doc is None or (isinstance(doc, float) and doc != doc):
+        raise ValueError(
+            f"Document {i} is {doc!r}, a missing value; fill missing texts first (for "
+            "example with '' for an empty document)."
+        )
+    if any_object:  # a callable analyzer decides what a document is
+        return
+    kind = type(doc).__name__
+    hint = ""
+    if isinstance(doc, (list, tuple)) or getattr(doc, "ndim", 0) >= 1:
+        hint = (
+            " A 2-D input (one column of a DataFrame selected as ['text'], say) gives rows "
+            "instead of strings: pass a 1-D sequence of documents."
+        )
+    raise TypeError(
+        f"Document {i} is of type {kind} ({doc!r:.60}), not a string; SequenceVectorizer takes "
+        f"an iterable of str (or bytes) documents.{hint}"
+    )
 
 
 class SequenceVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
@@ -293,7 +325,12 @@ class SequenceVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
 
     def _analyze(self, X, analyzer):
         _check_raw_documents(X)
-        return [list(analyzer(doc)) for doc in X]
+        any_object = callable(self.analyzer)
+        out = []
+        for i, doc in enumerate(X):
+            _check_document(doc, i, any_object)
+            out.append(list(analyzer(doc)))
+        return out
 
     def _learn_vocabulary(self, token_lists):
         n_docs = len(token_lists)
@@ -448,6 +485,101 @@ class SequenceVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
         id_to_token[_FIRST_TOKEN_ID:] = self.get_feature_names_out()
         return [id_to_token[row[row != _PAD_ID]].tolist() for row in X]
 
+    @property
+    def vocab_size_(self):
+        """Number of ids, ``len(vocabulary_) + 2`` (padding and out-of-vocabulary
+        included): the ``vocab_size`` of a classifier reading this output, and
+        the number of rows of its embedding matrix."""
+        check_is_fitted(self, "vocabulary_")
+        return len(self.vocabulary_) + _FIRST_TOKEN_ID
+
+    def embedding_matrix(self, vectors, *, missing="random", random_state=None):
+        """Arrange word vectors by token id: the ``embedding_init`` of a classifier.
+
+        Row ``i`` is the vector of the token with id ``i`` (see
+        ``vocabulary_``); row 0 (padding, never read: padding is masked) is
+        zeros; row 1 (out-of-vocabulary) and the rows of vocabulary tokens
+        that ``vectors`` lacks are filled as ``missing`` says.
+
+        Parameters
+        ----------
+        vectors : mapping of str to array-like, or str or path-like
+            Word vectors: a dict (or any mapping with ``in`` and ``[]``, such
+            as gensim's ``KeyedVectors``) from token to a 1-D vector, or the
+            path of a text file in the GloVe / word2vec text format (one
+            ``token v1 v2 ...`` line per token, an optional ``count dim``
+            header line; UTF-8). Only the vocabulary's lines of a file are
+            kept, so a large file costs one pass and no more memory than the
+            result. Tokens are looked up as this vectorizer produces them
+            (lowercased by default).
+        missing : {"random", "zeros"}, default="random"
+            ``"random"`` draws the missing rows from a normal distribution
+            with the mean and standard deviation of the vectors found (so
+            they are on the scale of the others and train as such);
+            ``"zeros"`` leaves them zero.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the ``"random"`` rows.
+
+        Returns
+        -------
+        matrix : ndarray of shape (vocab_size_, dim), dtype float32
+            ``found_`` is set too: a boolean mask of the rows taken from
+            ``vectors``.
+
+        Examples
+        --------
+        >>> from skgru import SequenceVectorizer
+        >>> vec = SequenceVectorizer().fit(["the cat sat", "the dog"])
+        >>> vectors = {"the": [1.0, 0.0], "cat": [0.0, 1.0]}
+        >>> E = vec.embedding_matrix(vectors, missing="zeros")
+        >>> E.shape, vec.vocab_size_
+        ((6, 2), 6)
+        >>> E[vec.vocabulary_["cat"]]
+        array([0., 1.], dtype=float32)
+        >>> vec.found_.sum()
+        np.int64(2)
+        """
+        check_is_fitted(self, "vocabulary_")
+        if missing not in ("random", "zeros"):
+            raise ValueError(f"missing must be 'random' or 'zeros', got {missing!r}.")
+        if isinstance(vectors, (str, bytes)) or hasattr(vectors, "__fspath__"):
+            vectors = _read_vectors_file(vectors, self.vocabulary_)
+        rows, found, dim = {}, np.zeros(self.vocab_size_, dtype=bool), None
+        for token, i in self.vocabulary_.items():
+            if token not in vectors:
+                continue
+            v = np.asarray(vectors[token], dtype=np.float64)
+            if v.ndim != 1 or (dim is not None and v.shape[0] != dim):
+                raise ValueError(
+                    f"The vector of {token!r} has shape {v.shape}; all vectors must be 1-D "
+                    f"of the same length{f' ({dim})' if dim else ''}."
+                )
+            if not np.isfinite(v).all():
+                raise ValueError(f"The vector of {token!r} contains NaN or infinity.")
+            dim = v.shape[0]
+            rows[i] = v
+            found[i] = True
+        if dim is None:
+            raise ValueError(
+                "None of the vocabulary's tokens has a vector; check that the vectors' "
+                "tokens are written as this vectorizer writes them (lowercase by default)."
+            )
+        matrix = np.zeros((self.vocab_size_, dim), dtype=np.float64)
+        for i, v in rows.items():
+            matrix[i] = v
+        fill = ~found
+        fill[_PAD_ID] = False
+        if missing == "random" and fill.any():
+            from sklearn.utils import check_random_state
+
+            known = matrix[found]
+            rng = check_random_state(random_state)
+            matrix[fill] = rng.normal(
+                known.mean(axis=0), known.std(axis=0) + 1e-12, size=(int(fill.sum()), dim)
+            )
+        self.found_ = found
+        return matrix.astype(np.float32)
+
     def get_feature_names_out(self, input_features=None):
         """Return the vocabulary tokens ordered by id.
 
@@ -499,3 +631,22 @@ class SequenceVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
         tags.input_tags.string = True
         tags.input_tags.two_d_array = False
         return tags
+
+
+def _read_vectors_file(path, vocabulary):
+    """The vectors of ``vocabulary``'s tokens from a GloVe / word2vec text file."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f):
+            parts = line.rstrip("\n").rstrip().split(" ")
+            if n == 0 and len(parts) == 2 and all(p.isdigit() for p in parts):
+                continue  # word2vec's "count dim" header
+            if len(parts) < 2 or parts[0] not in vocabulary:
+                continue
+            try:
+                out[parts[0]] = np.array(parts[1:], dtype=np.float64)
+            except ValueError:
+                raise ValueError(
+                    f"Line {n + 1} of {path!s} is not 'token v1 v2 ...' with numbers."
+                ) from None
+    return out

@@ -170,8 +170,13 @@ def _loss_function(estimator, X, y, sample_weight):
         )
     if w.sum() <= 0:
         raise ValueError("The sample weights sum to zero; the loss is undefined.")
+    # A frozen embedding is checked too: its gradient exists, training just ignores it.
     config = dataclasses.replace(
-        estimator._train_config(), dropout=0.0, recurrent_dropout=0.0, input_noise=0.0
+        estimator._train_config(),
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        input_noise=0.0,
+        embedding_trainable=True,
     )
     params = [np.array(p, dtype=np.float64) for p in estimator.get_weights()]
     # loss_and_grads never touches an optimizer.

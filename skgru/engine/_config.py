@@ -25,6 +25,9 @@ class TrainConfig:
     # Lazy (row-sparse) optimizer steps for the embedding where the solver
     # supports them (Adam); otherwise the embedding takes dense steps.
     sparse_embeddings: bool = True
+    # False: the embedding is frozen (no gradient, update, constraint or
+    # optimizer state; the optimizer covers the other parameters only).
+    embedding_trainable: bool = True
     pooling: str = "last"
     num_layers: int = 1
     bidirectional: bool = False

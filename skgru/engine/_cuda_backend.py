@@ -130,6 +130,11 @@ class CUDATrainer:
 
     def __init__(self, params, optimizer, config, seqs, Y, w):
         _check_config(config)
+        if getattr(config, "embedding", False) and not getattr(config, "embedding_trainable", True):
+            raise ValueError(
+                "embedding_trainable=False is not supported by the CUDA trainer; fit with "
+                "device='cpu' (prediction may still run on the GPU)."
+            )
         self.config = config
         self.optimizer = optimizer
         self.slots = _optimizer_slots(optimizer)

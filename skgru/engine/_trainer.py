@@ -52,13 +52,19 @@ class Trainer:
         self.embedding = bool(config.embedding)
         first = 1 if self.embedding else 0
         self._first = first
+        # A frozen embedding: no gradient, update, constraint or optimizer slots.
+        self.train_embedding = self.embedding and config.embedding_trainable
         self.params = ks.group(params[first:])
         self.grads = ks.zeros_like(self.params)
         self.E = ks.group(params[:first])
         self.sparse = (
-            self.embedding and config.sparse_embeddings and isinstance(optimizer, AdamOptimizer)
+            self.train_embedding
+            and config.sparse_embeddings
+            and isinstance(optimizer, AdamOptimizer)
         )
-        self._dense_E_grad = None if self.sparse else ks.zeros_like(self.E)
+        self._dense_E_grad = (
+            ks.zeros_like(self.E) if self.train_embedding and not self.sparse else None
+        )
         self._adopt_optimizer_state()
         layout = split_params(
             [None] * first + list(self.params.arrays),
@@ -80,6 +86,8 @@ class Trainer:
         self._penalised_grads = [g[0] for g in grads] + [g[1] for g in grads] + [self.gWd]
         self._l2 = ks.norms(len(self._penalised))
         constraints = list(config.constraints) + [None] * len(params)
+        if self.embedding and not self.train_embedding:
+            constraints[0] = None
         self._plans = [plan(c, np.ndim(p)) for c, p in zip(constraints, params)]
         self._clip = check_clipping(config.clipnorm, config.clipvalue, config.global_clipnorm)
         self._clip_norms = ks.norms(len(params))
@@ -91,8 +99,13 @@ class Trainer:
 
     # -- parameters and optimizer state ---------------------------------------------
 
+    @property
+    def _slot_first(self):
+        """Optimizer slots of the embedding: 1 when it trains, 0 (none) when frozen."""
+        return 1 if self.train_embedding else 0
+
     def _adopt_optimizer_state(self):
-        ks, opt, first = self.kernels, self.optimizer, self._first
+        ks, opt, first = self.kernels, self.optimizer, self._slot_first
         names = opt.slots if opt is not None else ()
         self.slots = {n: ks.group(getattr(opt, n)[first:], copy=False) for n in names}
         self.E_slots = {n: ks.group(getattr(opt, n)[:first], copy=False) for n in names}
@@ -111,7 +124,7 @@ class Trainer:
         self.kernels.write(self.params, params[self._first :])
 
     def get_optimizer_state(self):
-        ks, opt, first = self.kernels, self.optimizer, self._first
+        ks, opt, first = self.kernels, self.optimizer, self._slot_first
         for name in self.slots:
             arrays = getattr(opt, name)
             ks.read(self.E_slots[name], into=arrays[:first])
@@ -155,7 +168,7 @@ class Trainer:
         """Gradients, clipping, the optimizer step and the constraints; returns the batch weight."""
         w_sum, rows, grad_rows = self._forward_backward(idx, rng, handle, acc)
         ks = self.kernels
-        extra = [ks.group([grad_rows], copy=False)] if self.embedding else []
+        extra = [ks.group([grad_rows], copy=False)] if self.train_embedding else []
         clip(ks, extra + [self.grads], self._clip, self._clip_norms)
         self._update(rows, grad_rows)
         self._constrain()
@@ -175,8 +188,10 @@ class Trainer:
             w_sum, rows, grad_rows = self._forward_backward(idx, rng, None, acc)
         loss = float(ks.to_host(acc)[0]) / w_sum
         grads = ks.read(self.grads)
-        if self.embedding:
+        if self.train_embedding:
             grads.insert(0, (np.asarray(rows), ks.to_host(grad_rows)))
+        elif self.embedding:
+            grads.insert(0, None)  # frozen: no gradient is formed
         return loss, grads, w_sum
 
     def _forward_backward(self, idx, rng, handle, acc):
@@ -202,13 +217,13 @@ class Trainer:
         )  # fmt: skip
         dOut, d_final = ks.pool_backward(d_pooled, batch.mask, cfg.pooling, aux, batch.T)
         dX = _stack.backward(
-            ks, runs, self.blocks, self.grad_blocks, cfg, dOut, d_final, self.embedding
+            ks, runs, self.blocks, self.grad_blocks, cfg, dOut, d_final, self.train_embedding
         )
         if cfg.alpha > 0:
             for p, g in zip(self._penalised, self._penalised_grads):
                 ks.axpy(g, p, cfg.alpha / w_sum)
         rows = grad_rows = None
-        if self.embedding:
+        if self.train_embedding:
             rows, grad_rows = ks.embedding_rows(dX, batch)
         return w_sum, rows, grad_rows
 
@@ -216,7 +231,7 @@ class Trainer:
         ks, opt = self.kernels, self.optimizer
         opt.begin_step()
         opt.apply(ks, self.params, self.grads, self.slots)
-        if not self.embedding:
+        if not self.train_embedding:
             return
         if self.sparse:
             m, v = self.E_slots["ms"].arrays[0], self.E_slots["vs"].arrays[0]

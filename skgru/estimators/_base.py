@@ -6,7 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import cpu_count
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..data._sequences import _is_ragged, check_input_array, to_sequences, to_token_sequences
 from ..engine._config import TrainConfig
-from ..engine._devices import make_trainer, predict_logits
+from ..engine._devices import make_trainer, predict_logits, predict_states
 from ..model._network import init_embedding, init_params
 from ..training import _constraints
 from ..training._optimizers import make_optimizer
@@ -26,8 +26,13 @@ _MIN_ADAPTIVE_LR = 1e-6
 _CONSTRAINT_PARAMS = ("kernel_constraint", "recurrent_constraint", "bias_constraint")
 
 
-class _BaseGRU(BaseEstimator):
-    """Shared machinery of the GRU estimators (parameters, input handling, fit loop)."""
+class _BaseGRU(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Shared machinery of the GRU estimators (parameters, input handling, fit loop).
+
+    Both estimators are also transformers: :meth:`transform` gives the pooled
+    GRU states the output layer reads (``get_feature_names_out`` and
+    ``set_output`` come from scikit-learn's mixins).
+    """
 
     _parameter_constraints: dict = {
         "units": [Interval(Integral, 1, None, closed="left")],
@@ -73,6 +78,9 @@ class _BaseGRU(BaseEstimator):
         "pooling": [StrOptions({"last", "mean", "max"})],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "bidirectional": ["boolean"],
+        "embedding_init": ["array-like", None],
+        "embedding_trainable": ["boolean"],
+        "data_format": [StrOptions({"channels_last", "channels_first"})],
     }
 
     # -- input handling ---------------------------------------------------------
@@ -87,6 +95,10 @@ class _BaseGRU(BaseEstimator):
         dtype = np.dtype(self.dtype)
         if self.embedding_dim is not None:
             return self._validate_tokens(X, reset)
+        if self.data_format == "channels_first":
+            X = _channels_last(X)
+        elif reset:
+            _warn_single_step(X)
         if _is_ragged(X):
             seqs, kind = to_sequences(X, dtype)
             self._check_step_features(seqs.n_features, reset, kind)
@@ -126,6 +138,8 @@ class _BaseGRU(BaseEstimator):
         vocab = None if reset else self.vocab_size_
         if reset and self.vocab_size is not None:
             vocab = self.vocab_size
+        elif reset and self.embedding_init is not None:
+            vocab = len(self.embedding_init)
         if isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.dtype == object):
             seqs = to_token_sequences(X, vocab)
             self._check_step_features(1, reset, "ragged")
@@ -136,12 +150,35 @@ class _BaseGRU(BaseEstimator):
                 self._input_kind = "2d"
                 self.n_step_features_ = 1
         if reset:
-            self.vocab_size_ = (
-                self.vocab_size
-                if self.vocab_size is not None
-                else max(2, int(seqs.values.max()) + 1)
-            )
+            self.vocab_size_ = vocab if vocab is not None else max(2, int(seqs.values.max()) + 1)
         return seqs
+
+    def _initial_embedding(self):
+        """``embedding_init`` checked against the model (or None); sets ``vocab_size_``."""
+        if self.embedding_init is None:
+            return None
+        if self.embedding_dim is None:
+            raise ValueError(
+                "embedding_init needs token input: set embedding_dim to its width "
+                f"({np.shape(self.embedding_init)[-1]})."
+            )
+        E = np.asarray(self.embedding_init)
+        if E.ndim != 2 or E.dtype.kind not in "biuf":
+            raise ValueError(
+                "embedding_init must be a numeric 2-D array (vocab_size, embedding_dim), got "
+                f"shape {E.shape} and dtype {E.dtype}."
+            )
+        if E.shape[1] != self.embedding_dim:
+            raise ValueError(
+                f"embedding_init has {E.shape[1]} columns, but embedding_dim={self.embedding_dim}."
+            )
+        if self.vocab_size is not None and E.shape[0] != self.vocab_size:
+            raise ValueError(
+                f"embedding_init has {E.shape[0]} rows, but vocab_size={self.vocab_size}."
+            )
+        if not np.isfinite(E).all():
+            raise ValueError("embedding_init contains NaN or infinity.")
+        return np.array(E, dtype=np.dtype(self.dtype), order="C", copy=True)
 
     def _check_step_features(self, n_features, reset, kind):
         if reset:
@@ -230,6 +267,7 @@ class _BaseGRU(BaseEstimator):
             num_layers=self.num_layers,
             bidirectional=self.bidirectional,
             n_threads=self._n_threads(),
+            embedding_trainable=bool(self.embedding_trainable),
         )
 
     def _n_threads(self):
@@ -266,6 +304,8 @@ class _BaseGRU(BaseEstimator):
         rng = np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
         dtype = np.dtype(self.dtype)
         if first_pass:
+            if self.embedding_dim is None and self.embedding_init is not None:
+                self._initial_embedding()  # raises: embedding_init needs token input
             if self.embedding_dim is not None:
                 n_inputs = self.embedding_dim
             else:
@@ -281,7 +321,10 @@ class _BaseGRU(BaseEstimator):
                 self.bidirectional,
             )
             if self.embedding_dim is not None:
-                params.insert(0, init_embedding(rng, self.vocab_size_, self.embedding_dim, dtype))
+                E = self._initial_embedding()
+                if E is None:
+                    E = init_embedding(rng, self.vocab_size_, self.embedding_dim, dtype)
+                params.insert(0, E)
             state = {
                 "loss_curve_": [],
                 "t_": 0,
@@ -310,9 +353,14 @@ class _BaseGRU(BaseEstimator):
                 "_no_improvement_count": self._no_improvement_count,
                 "_optimizer_state": self._optimizer_state,
             }
-        optimizer = self._new_optimizer(params)
+        frozen = self.embedding_dim is not None and not self.embedding_trainable
+        # A frozen embedding has no optimizer state (Keras: not a trainable variable).
+        optimizer = self._new_optimizer(params[1:] if frozen else params)
         if state["_optimizer_state"] is not None:
-            optimizer.set_state(state["_optimizer_state"])
+            saved = state["_optimizer_state"]
+            if self.embedding_dim is not None:
+                saved = _match_embedding_slots(saved, optimizer)
+            optimizer.set_state(saved)
             if not incremental:
                 # A new fit call uses the current learning_rate_init (as
                 # MLPClassifier, which builds a new optimizer for it); only
@@ -521,10 +569,65 @@ class _BaseGRU(BaseEstimator):
             )
         return logits
 
+    # -- the GRU as a transformer --------------------------------------------------
+
+    @property
+    def _n_features_out(self):
+        """Width of the pooled states: ``units``, twice that when bidirectional."""
+        return self._weights[-2].shape[0]
+
+    def transform(self, X, return_sequences=False):
+        """The GRU states the output layer reads, as features for another estimator.
+
+        With ``return_sequences=False`` these are the pooled states (per
+        ``pooling``: the state after the last valid step, or the mean or
+        maximum over the valid steps; the two directions concatenated when
+        ``bidirectional``), bitwise the values :meth:`predict` and
+        ``predict_proba`` multiply by the output layer on the CPU. So the
+        fitted estimator can stand before another one in a ``Pipeline``,
+        e.g. ``make_pipeline(ConstrainedGRUClassifier(), LogisticRegression())``
+        (the GRU is fitted on the labels, then the second estimator on its
+        states).
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences, as in ``fit``.
+        return_sequences : bool, default=False
+            Return the top layer's state after every step instead (Keras's
+            ``return_sequences=True``): an array ``(n_samples, n_timesteps,
+            n_states)`` for array input, with zeros on masked (padding)
+            steps, or a list of ``(T_i, n_states)`` arrays for a ragged list.
+            Not available with ``set_output(transform="pandas")``.
+
+        Returns
+        -------
+        states : ndarray of shape (n_samples, n_states), or see above
+            ``n_states`` is ``units`` (``2 * units`` when ``bidirectional``),
+            in the model's ``dtype``; a DataFrame with
+            ``set_output(transform="pandas")``.
+        """
+        seqs = self._check_X_predict(X)
+        if not return_sequences:
+            return predict_states(self.device, self._weights, seqs, self._train_config(), "pooled")
+        from sklearn.utils._set_output import _get_output_config
+
+        if _get_output_config("transform", self)["dense"] != "default":
+            raise ValueError(
+                "transform(X, return_sequences=True) gives one state per step (3-D or a list), "
+                "which has no DataFrame form; use set_output(transform='default') for it."
+            )
+        out = predict_states(self.device, self._weights, seqs, self._train_config(), "sequences")
+        if _is_ragged(X) or (self.embedding_dim is not None and isinstance(X, (list, tuple))):
+            return [out[i, :n] for i, n in enumerate(seqs.lengths)]
+        return out
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         tags.input_tags.allow_nan = False
+        # The states come in the model's dtype, whatever the input's.
+        tags.transformer_tags.preserves_dtype = [self.dtype]
         return tags
 
     # -- interoperability (thin wrappers; the mapping lives in _interop.py) ------
@@ -566,3 +669,44 @@ class _BaseGRU(BaseEstimator):
         from ..io._interop import from_torch_state_dict
 
         return from_torch_state_dict(self, state_dict)
+
+
+def _match_embedding_slots(state, optimizer):
+    """An optimizer state for ``optimizer``'s parameters across a change of
+    ``embedding_trainable``: the embedding's slots dropped when it is frozen,
+    zero slots put first when it is unfrozen (its moments start afresh)."""
+    state = dict(state)
+    for slot in optimizer._slots:
+        arrays = list(state.get(slot, []))
+        want = getattr(optimizer, slot)
+        if not want or len(arrays) == len(want):
+            continue
+        if len(arrays) == len(want) + 1:
+            arrays = arrays[1:]
+        elif len(arrays) + 1 == len(want):
+            arrays = [np.zeros_like(want[0])] + arrays
+        state[slot] = arrays
+    return state
+
+
+def _channels_last(X):
+    """``(n, C, T)`` arrays (and ragged ``(C, T_i)`` arrays) as ``(n, T, C)`` (``(T_i, C)``)."""
+    if _is_ragged(X):
+        return [np.asarray(x).T if np.ndim(x) == 2 else x for x in X]
+    if hasattr(X, "iloc") or np.ndim(X) != 3:  # 2-D: univariate either way
+        return X
+    return np.swapaxes(np.asarray(X), 1, 2)
+
+
+def _warn_single_step(X):
+    """Warn when a 3-D array is one timestep of several features (aeon's misread layout)."""
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) == 3 and shape[1] == 1 and shape[2] > 1:
+        warnings.warn(
+            f"X has shape {tuple(shape)}: it is read as sequences of a single timestep with "
+            f"{shape[2]} features each (n_samples, n_timesteps, n_features). If it is "
+            "aeon's or sktime's (n_cases, n_channels, n_timepoints) layout, set "
+            "data_format='channels_first' (or pass X.transpose(0, 2, 1)).",
+            UserWarning,
+            stacklevel=4,
+        )

@@ -148,6 +148,32 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         and concatenate the two (Keras ``Bidirectional(merge_mode="concat")``):
         the final states for ``pooling="last"``, the aligned outputs for the
         next layer and for mean / max pooling.
+    embedding_init : array-like of shape (vocab_size, embedding_dim) or None, \
+            default=None
+        Initial embedding matrix (token input), e.g. pretrained word vectors
+        arranged by :meth:`SequenceVectorizer.embedding_matrix`; row ``i`` is
+        the vector of token id ``i``. ``None`` draws Keras's uniform(-0.05,
+        0.05) initialisation. Its width must equal ``embedding_dim``, and its
+        number of rows ``vocab_size`` when that is set (``vocab_size_`` is
+        taken from it otherwise). Used by every fit that starts from scratch
+        (not by ``warm_start`` or later ``partial_fit`` calls).
+    embedding_trainable : bool, default=True
+        ``False`` freezes the embedding: it is never updated (nor
+        constrained), the optimizer keeps no state for it, and the backward
+        pass stops at the first GRU layer (Keras's ``trainable=False``). A
+        later ``warm_start`` fit with ``True`` unfreezes it, its optimizer
+        state starting from zero (fine-tuning after a frozen phase).
+    data_format : {"channels_last", "channels_first"}, default="channels_last"
+        Layout of 3-D arrays and of the 2-D arrays of a ragged list:
+        ``"channels_last"`` is ``(n_samples, n_timesteps, n_features)`` (Keras
+        and PyTorch ``batch_first``), ``"channels_first"`` is ``(n_samples,
+        n_features, n_timesteps)``, the ``(n_cases, n_channels,
+        n_timepoints)`` layout of aeon and sktime (Keras's ``data_format``
+        names). 2-D arrays are univariate sequences either way, and token ids
+        are not affected. With
+        ``"channels_last"``, fitting a 3-D array of a single timestep with
+        several features warns, since that is how aeon's univariate ``(n, 1,
+        T)`` arrays would be misread.
 
     Attributes
     ----------
@@ -239,6 +265,9 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         pooling="last",
         num_layers=1,
         bidirectional=False,
+        embedding_init=None,
+        embedding_trainable=True,
+        data_format="channels_last",
     ):
         self.units = units
         self.reset_after = reset_after
@@ -281,6 +310,9 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         self.pooling = pooling
         self.num_layers = num_layers
         self.bidirectional = bidirectional
+        self.embedding_init = embedding_init
+        self.embedding_trainable = embedding_trainable
+        self.data_format = data_format
 
     @property
     def _multilabel(self):

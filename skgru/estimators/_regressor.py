@@ -27,7 +27,8 @@ global_clipnorm, alpha, solver, learning_rate, learning_rate_init, momentum, \
 nesterovs_momentum, beta_1, beta_2, epsilon, batch_size, max_iter, shuffle, \
 random_state, tol, early_stopping, validation_fraction, n_iter_no_change, \
 warm_start, dtype, device, n_jobs, verbose, embedding_dim, vocab_size, \
-embedding_constraint, sparse_embeddings, pooling, num_layers, bidirectional
+embedding_constraint, sparse_embeddings, pooling, num_layers, bidirectional, \
+embedding_init, embedding_trainable, data_format
         As in :class:`~skgru.ConstrainedGRUClassifier`.
 
     Attributes
@@ -95,6 +96,9 @@ best_validation_score_, n_iter_, t_, n_features_in_, n_step_features_
         pooling="last",
         num_layers=1,
         bidirectional=False,
+        embedding_init=None,
+        embedding_trainable=True,
+        data_format="channels_last",
     ):
         params = dict(locals())
         del params["self"]

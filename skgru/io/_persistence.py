@@ -542,12 +542,15 @@ def _check_fitted_state(est):
     if state is not None:
         if not isinstance(state, dict):
             raise _bad("_optimizer_state must be a dict.")
+        # A frozen embedding (embedding_trainable=False) has no optimizer slots.
+        frozen = embedding and not getattr(est, "embedding_trainable", True)
+        slotted = weights[1:] if frozen else weights
         for slot, arrays in state.items():
             if slot in ("t", "learning_rate"):
                 continue
-            if not isinstance(arrays, list) or len(arrays) not in (0, len(weights)):
-                raise _bad(f"optimizer state {slot!r} must be a list of {len(weights)} arrays.")
-            for j, (a, w) in enumerate(zip(arrays, weights)):
+            if not isinstance(arrays, list) or len(arrays) not in (0, len(slotted)):
+                raise _bad(f"optimizer state {slot!r} must be a list of {len(slotted)} arrays.")
+            for j, (a, w) in enumerate(zip(arrays, slotted)):
                 if not isinstance(a, np.ndarray) or a.shape != w.shape:
                     raise _bad(
                         f"optimizer state {slot!r}[{j}] does not have the shape {w.shape} of "

@@ -162,7 +162,7 @@ class Workspace:
 _NO_IDS = np.zeros((0, 0), dtype=np.int32)
 
 
-def _run(X, mask, W, R, bias, rmask, reset_after, store, ws, key, n_threads, table, ids):
+def _run(X, mask, W, R, bias, rmask, reset_after, store, ws, key, n_threads, table, ids, h0=None):
     T, B, F = X.shape
     U = R.shape[0]
     dtype = X.dtype
@@ -171,7 +171,10 @@ def _run(X, mask, W, R, bias, rmask, reset_after, store, ws, key, n_threads, tab
     # Inference projects each step's input inside the recurrence: no A.
     A = ws.empty(("A",) + key, (T, B, 3 * U) if store else (0, B, 3 * U), dtype)
     b2 = np.ascontiguousarray(fused_bias(bias))
-    h0 = np.zeros((B, U), dtype=dtype)
+    if h0 is None:
+        h0 = np.zeros((B, U), dtype=dtype)
+    else:
+        h0 = np.ascontiguousarray(h0, dtype=dtype)
     if table is None:
         table, ids = np.empty((0, 3 * U), dtype=dtype), _NO_IDS
     args = (X, mask, W, R, b2, h0, rmask, reset_after, H, S, A, table, ids)
@@ -278,7 +281,14 @@ class CPUKernelSet(KernelSet):
 
     # -- one layer and direction --------------------------------------------------------
 
-    def layer_forward(self, X, mask, W, R, bias, rmask, reset_after, training, key, table=None):
+    def layer_forward(
+        self, X, mask, W, R, bias, rmask, reset_after, training, key, table=None, h0=None
+    ):
+        """As the interface's, and (CPU only) ``h0 (B, U)``: the state before the first step.
+
+        A zero state when None; exact streaming (:mod:`skgru.streaming`)
+        carries the last state of one chunk of steps into the next.
+        """
         U = R.shape[0]
         rm = rmask if rmask is not None else np.zeros((0, U), dtype=self.dtype)
         tab, ids = table if table is not None else (None, None)
@@ -286,7 +296,7 @@ class CPUKernelSet(KernelSet):
             X = np.empty(mask.shape + (0,), dtype=self.dtype)
         H, S, A = _run(
             X, mask, W, R, bias, rm, reset_after, training, self.workspace, key,
-            self.n_threads, tab, ids,
+            self.n_threads, tab, ids, h0,
         )  # fmt: skip
         return LayerRun(X, mask, H, S, A, rm)
 
