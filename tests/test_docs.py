@@ -27,11 +27,17 @@ PUBLIC_MODULES = [
     "skgru.io._interop",
     "skgru.io._onnx",
     "skgru.testing",
+    "skgru.streaming",
+    "skgru.uncertainty",
+    "skgru.inspection._attributions",
+    "skgru.inspection._display",
+    "skgru.estimators._base",
 ]
 
 # A module's examples may need an optional dependency.
 OPTIONAL_DEPENDENCIES = {
     "skgru._plotting": ["matplotlib"],
+    "skgru.inspection._display": ["matplotlib"],
     "skgru.io._onnx": ["onnx"],
 }
 
@@ -40,7 +46,7 @@ OPTIONAL_DEPENDENCIES = {
 def test_docstring_examples(name, tmp_path, monkeypatch):
     for dependency in OPTIONAL_DEPENDENCIES.get(name, []):
         pytest.importorskip(dependency)
-    if name == "skgru._plotting":
+    if name in ("skgru._plotting", "skgru.inspection._display"):
         import matplotlib
 
         matplotlib.use("Agg")

@@ -122,29 +122,42 @@ def test_reset_after_false_is_refused():
         clf.from_torch_state_dict(other.to_torch_state_dict())
 
 
-def test_unsupported_architecture_is_refused():
+def test_weights_that_do_not_fit_the_architecture_are_refused():
     clf, _, _ = _fitted()
-    clf.bidirectional = True  # what a future bidirectional model would carry
-    with pytest.raises(ValueError, match="one unidirectional GRU layer"):
+    clf.bidirectional = True  # parameters no longer describing the fitted weights
+    with pytest.raises(ValueError, match="weight arrays"):
         clf.to_torch_state_dict()
-    with pytest.raises(ValueError, match="one unidirectional GRU layer"):
+    with pytest.raises(ValueError, match="weight arrays"):
         to_onnx(clf)
 
 
-@pytest.mark.skipif(
-    "num_layers" not in ConstrainedGRUClassifier().get_params(),
-    reason="no stacked / bidirectional GRUs in this build",
+@pytest.mark.parametrize(
+    "params", [{"num_layers": 2}, {"bidirectional": True}, {"num_layers": 3, "bidirectional": True}]
 )
-@pytest.mark.parametrize("params", [{"num_layers": 2}, {"bidirectional": True}])
-def test_stacked_or_bidirectional_model_is_refused(params):
-    clf, _, _ = _fitted(**params)
-    with pytest.raises(ValueError, match="one unidirectional GRU layer"):
-        clf.to_torch_state_dict()
-    sd = _fitted()[0].to_torch_state_dict()
-    with pytest.raises(ValueError, match="one unidirectional GRU layer"):
-        clf.from_torch_state_dict(sd)
-    with pytest.raises(ValueError, match="one unidirectional GRU layer"):
-        to_onnx(clf)
+def test_stacked_and_bidirectional_state_dict_keys_and_round_trip(params):
+    clf, X, _ = _fitted(**params)
+    sd = clf.to_torch_state_dict()
+    L = params.get("num_layers", 1)
+    dirs = ["", "_reverse"] if params.get("bidirectional") else [""]
+    nd = len(dirs)
+    gru_keys = [
+        f"{name}_l{l}{d}"
+        for l in range(L)
+        for d in dirs
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    ]
+    assert list(sd) == gru_keys + ["fc.weight", "fc.bias"]
+    assert sd["weight_ih_l0"].shape == (3 * U, F)
+    if L > 1:
+        assert sd["weight_ih_l1"].shape == (3 * U, nd * U)
+    assert sd["fc.weight"].shape == (3, nd * U)
+    other, _, _ = _fitted(seed=1, **params)
+    other.from_torch_state_dict(sd)
+    for a, b in zip(clf.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # A unidirectional single-layer dict does not fit a stacked model.
+    with pytest.raises(ValueError, match="missing keys"):
+        clf.from_torch_state_dict(_fitted()[0].to_torch_state_dict())
 
 
 def test_unfitted_raises():
@@ -174,11 +187,17 @@ def test_bad_state_dicts():
 
 
 def _torch_model(torch, sd, embedding=False):
-    """nn.GRU + nn.Linear (+ nn.Embedding) in float64 loaded from our state dict."""
+    """nn.GRU (layers and directions from the keys) + nn.Linear (+ nn.Embedding), float64."""
     units, n_features = sd["weight_hh_l0"].shape[1], sd["weight_ih_l0"].shape[1]
-    gru = torch.nn.GRU(n_features, units, batch_first=True).double()
-    fc = torch.nn.Linear(units, sd["fc.weight"].shape[0]).double()
-    gru.load_state_dict({k: torch.as_tensor(v) for k, v in sd.items() if k.endswith("_l0")})
+    num_layers = len([k for k in sd if k.startswith("weight_ih_l") and "reverse" not in k])
+    bidirectional = "weight_ih_l0_reverse" in sd
+    gru = torch.nn.GRU(
+        n_features, units, num_layers=num_layers, bidirectional=bidirectional, batch_first=True
+    ).double()
+    fc = torch.nn.Linear(sd["fc.weight"].shape[1], sd["fc.weight"].shape[0]).double()
+    gru.load_state_dict(
+        {k: torch.as_tensor(v) for k, v in sd.items() if k.startswith(("weight_", "bias_"))}
+    )
     fc.load_state_dict({k[3:]: torch.as_tensor(v) for k, v in sd.items() if k.startswith("fc.")})
     emb = None
     if embedding:
@@ -188,8 +207,8 @@ def _torch_model(torch, sd, embedding=False):
     return gru, fc, emb
 
 
-def _torch_proba(torch, sd, values, lengths, embedding=False):
-    """Final hidden state of the valid steps (packed sequence) -> logits -> probabilities."""
+def _torch_proba(torch, sd, values, lengths, embedding=False, pooling="last"):
+    """Packed sequences through nn.GRU, pooled over the valid steps, the head, probabilities."""
     gru, fc, emb = _torch_model(torch, sd, embedding)
     with torch.no_grad():
         x = torch.as_tensor(values)
@@ -198,12 +217,35 @@ def _torch_proba(torch, sd, values, lengths, embedding=False):
         packed = torch.nn.utils.rnn.pack_padded_sequence(
             x, torch.as_tensor(lengths), batch_first=True, enforce_sorted=False
         )
-        _, h_n = gru(packed)
-        logits = fc(h_n[-1])
+        out, h_n = gru(packed)
+        if pooling == "last":
+            pooled = torch.cat([h_n[-2], h_n[-1]], dim=1) if gru.bidirectional else h_n[-1]
+        else:
+            seq, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True)
+            valid = (
+                torch.arange(seq.shape[1])[None, :, None] < torch.as_tensor(lengths)[:, None, None]
+            )
+            if pooling == "mean":
+                pooled = (seq * valid).sum(dim=1) / torch.as_tensor(lengths)[:, None]
+            else:
+                pooled = seq.masked_fill(~valid, -float("inf")).max(dim=1).values
+        logits = fc(pooled)
         if logits.shape[1] == 1:
             p = torch.sigmoid(logits[:, 0])
             return torch.stack([1 - p, p], dim=1).numpy()
         return torch.softmax(logits, dim=1).numpy()
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize(
+    "params", [{"num_layers": 2}, {"bidirectional": True}, {"num_layers": 2, "bidirectional": True}]
+)
+def test_torch_parity_stacked_and_bidirectional(params, pooling):
+    torch = pytest.importorskip("torch")
+    clf, X, _ = _fitted(n_classes=3, pooling=pooling, **params)
+    values, lengths = _pad(X)
+    proba = _torch_proba(torch, clf.to_torch_state_dict(), values, lengths, pooling=pooling)
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
@@ -336,7 +378,10 @@ def test_onnx_parity_embedding():
     ids = np.zeros((len(X), lengths.max()), dtype=np.int64)
     for i, x in enumerate(X):
         ids[i, : len(x)] = x
-    proba = _onnx_run(to_onnx(clf), {"X": ids, "sequence_lens": lengths})
+    # The graph finds the padding (id 0) itself: "X" is its only input.
+    model = to_onnx(clf)
+    assert [i.name for i in model.graph.input] == ["X"]
+    proba = _onnx_run(model, {"X": ids})
     np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-5)
 
 
@@ -393,3 +438,79 @@ def test_onnx_refusals():
         to_onnx(clf, dtype="float16")
     with pytest.raises(ValueError, match="opset"):
         to_onnx(clf, opset=11)
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"num_layers": 2},
+        {"bidirectional": True},
+        {"num_layers": 3, "bidirectional": True, "reset_after": False},
+    ],
+)
+def test_onnx_parity_stacked_and_bidirectional(params, pooling):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    clf, X, _ = _fitted(n_classes=3, pooling=pooling, **params)
+    model = to_onnx(clf)
+    grus = [n for n in model.graph.node if n.op_type == "GRU"]
+    assert len(grus) == params.get("num_layers", 1)
+    values, lengths = _pad(X)
+    proba = _onnx_run(
+        model, {"X": values.astype(np.float32), "sequence_lens": lengths.astype(np.int32)}
+    )
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("params", [{}, {"bidirectional": True, "num_layers": 2}])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+def test_onnx_tokens_front_padding_and_holes(params, pooling):
+    """SequenceVectorizer's default front padding, ids 0 inside rows, a row of padding only."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    clf, _, _ = _fitted(n_classes=3, embedding=True, pooling=pooling, **params)
+    rng = np.random.default_rng(8)
+    ids = rng.integers(1, 9, size=(12, 7))
+    ids[:, :3] = 0  # front padding
+    ids[4, 5] = 0  # a hole
+    ids[7] = 0  # nothing but padding
+    proba = _onnx_run(to_onnx(clf), {"X": ids.astype(np.int64)})
+    # (a list: the model was fitted on lists of ids, so a 2-D array must have its width)
+    np.testing.assert_allclose(proba, clf.predict_proba(list(ids)), rtol=0, atol=1e-5)
+
+
+def test_onnx_vectorizer_pipeline_default_padding():
+    """The exported GRU of a default text pipeline reads the vectorizer's front-padded ids."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from skgru import SequenceVectorizer
+
+    docs = ["good fine", "bad awful thing here", "fine good nice day", "awful"] * 5
+    y = np.array([1, 0, 1, 0] * 5)
+    vec = SequenceVectorizer()
+    ids = vec.fit_transform(docs)
+    assert (ids[:, 0] == 0).any()  # front padded
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = ConstrainedGRUClassifier(units=3, embedding_dim=4, max_iter=3, random_state=0)
+        clf.fit(ids, y)
+    proba = _onnx_run(to_onnx(clf), {"X": ids.astype(np.int64)})
+    np.testing.assert_allclose(proba, clf.predict_proba(ids), rtol=0, atol=1e-5)
+
+
+def test_onnx_multilabel_and_channels_first():
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(16, 5, F))
+    Y = (rng.random(size=(16, 3)) < 0.5).astype(int)
+    Y[0], Y[1] = 1, 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = ConstrainedGRUClassifier(units=U, max_iter=2, random_state=0).fit(X, Y)
+    proba = _onnx_run(to_onnx(clf, variable_length=False), {"X": X.astype(np.float32)})
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-5)
+    clf.set_params(data_format="channels_first")
+    with pytest.raises(ValueError, match="channels_first"):
+        to_onnx(clf)

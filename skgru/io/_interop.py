@@ -10,38 +10,49 @@ first two gate blocks.
 
 Only ``reset_after=True`` has a PyTorch form: ``nn.GRU`` applies the reset gate
 after the recurrent product, and there is no switch for the other variant.
-Only one unidirectional layer is mapped; other architectures raise ValueError.
+Stacked and bidirectional models map to ``nn.GRU(num_layers=L,
+bidirectional=True)``: layer ``l``'s forward direction under ``*_l{l}``, its
+backward direction under ``*_l{l}_reverse``; a layer above the first reads
+the two directions concatenated, forward first, as ours does.
 """
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ..model._network import split_params
+
 __all__ = ["to_torch_state_dict", "from_torch_state_dict"]
 
-_GRU_KEYS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 _HEAD_KEYS = ("fc.weight", "fc.bias")
 _EMBEDDING_KEY = "embedding.weight"
 
 
-def _check_mappable(estimator, target="PyTorch"):
-    """Refuse what the single-layer mapping cannot express; return the weight list."""
+def _layout(estimator):
+    """``(E or None, blocks, Wd, bd)`` of a fitted estimator's weights (Keras order)."""
     check_is_fitted(estimator, "_weights")
-    name = type(estimator).__name__
+    weights = estimator.get_weights()
+    embedding = getattr(estimator, "embedding_dim", None) is not None
     num_layers = getattr(estimator, "num_layers", 1)
     bidirectional = getattr(estimator, "bidirectional", False)
-    if num_layers != 1 or bidirectional:
-        raise ValueError(
-            f"{target} export supports one unidirectional GRU layer; this {name} has "
-            f"num_layers={num_layers}, bidirectional={bidirectional}."
-        )
-    weights = estimator.get_weights()
-    n_expected = 6 if getattr(estimator, "embedding_dim", None) is not None else 5
+    nd = 2 if bidirectional else 1
+    n_expected = int(embedding) + 3 * num_layers * nd + 2
     if len(weights) != n_expected:
         raise ValueError(
-            f"{target} export expected {n_expected} weight arrays (Keras order), "
-            f"{name}.get_weights() returned {len(weights)}; this architecture is not supported."
+            f"Export expected {n_expected} weight arrays (Keras order), "
+            f"{type(estimator).__name__}.get_weights() returned {len(weights)}."
         )
-    return weights
+    return split_params(weights, embedding, num_layers, bidirectional)
+
+
+def _gru_keys(num_layers, nd):
+    """The ``nn.GRU`` keys of every layer and direction, ``[(l, d, (w_ih, w_hh, b_ih, b_hh))]``."""
+    out = []
+    for l in range(num_layers):
+        for d in range(nd):
+            suffix = f"_l{l}" + ("_reverse" if d == 1 else "")
+            names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            out.append((l, d, tuple(n + suffix for n in names)))
+    return out
 
 
 def _swap_zr(a, U, axis):
@@ -64,8 +75,8 @@ def to_torch_state_dict(estimator, *, as_tensors=False):
 
     Parameters
     ----------
-    estimator : fitted ConstrainedGRUClassifier
-        With ``reset_after=True`` and one unidirectional GRU layer.
+    estimator : fitted ConstrainedGRUClassifier or ConstrainedGRURegressor
+        With ``reset_after=True``; any ``num_layers`` and ``bidirectional``.
     as_tensors : bool, default=False
         Return ``torch.Tensor`` values (needs torch) instead of NumPy arrays.
 
@@ -73,21 +84,26 @@ def to_torch_state_dict(estimator, *, as_tensors=False):
     -------
     state_dict : dict
         ``"embedding.weight" (vocab_size_, embedding_dim)`` when the model has
-        an embedding, then ``"weight_ih_l0" (3U, F)``, ``"weight_hh_l0" (3U,
-        U)``, ``"bias_ih_l0" (3U,)``, ``"bias_hh_l0" (3U,)`` (gate order r, z,
-        n) and the head ``"fc.weight" (n_outputs, U)``, ``"fc.bias"
+        an embedding; for each layer ``l`` (and ``_reverse`` for the backward
+        direction) ``"weight_ih_l{l}" (3U, F_l)``, ``"weight_hh_l{l}" (3U,
+        U)``, ``"bias_ih_l{l}" (3U,)``, ``"bias_hh_l{l}" (3U,)`` (gate order
+        r, z, n); the head ``"fc.weight" (n_outputs, nd * U)``, ``"fc.bias"
         (n_outputs,)``. The GRU keys load into ``nn.GRU(F, U,
-        batch_first=True)`` and the head into ``nn.Linear(U, n_outputs)``
-        (``logits = fc(h_T)``; the probabilities are the sigmoid of the
-        single logit for two classes, a softmax otherwise).
+        num_layers=num_layers, bidirectional=bidirectional,
+        batch_first=True)`` and the head into ``nn.Linear(nd * U,
+        n_outputs)``, applied to the pooled output: with ``pooling="last"``
+        the final states of the top layer (``h_n[-1]``, or
+        ``cat([h_n[-2], h_n[-1]])`` when bidirectional, from a packed
+        sequence), otherwise the mean or maximum of the top layer's outputs
+        over the valid steps. The probabilities are the sigmoid of the single
+        logit for two classes, a softmax otherwise.
 
     Raises
     ------
     ValueError
-        For ``reset_after=False`` (``nn.GRU`` has no such form) or an
-        architecture other than one unidirectional layer.
+        For ``reset_after=False`` (``nn.GRU`` has no such form).
     """
-    weights = _check_mappable(estimator)
+    E, blocks, Wd, bd = _layout(estimator)
     if not estimator.reset_after:
         raise ValueError(
             "torch.nn.GRU applies the reset gate after the recurrent matrix product and has "
@@ -95,14 +111,15 @@ def to_torch_state_dict(estimator, *, as_tensors=False):
             "can be exported to PyTorch."
         )
     out = {}
-    if len(weights) == 6:
-        out[_EMBEDDING_KEY] = weights.pop(0)
-    W, R, bias, Wd, bd = weights
-    U = R.shape[0]
-    out["weight_ih_l0"] = np.ascontiguousarray(_swap_zr(W, U, axis=1).T)
-    out["weight_hh_l0"] = np.ascontiguousarray(_swap_zr(R, U, axis=1).T)
-    out["bias_ih_l0"] = _swap_zr(bias[0], U, axis=0)
-    out["bias_hh_l0"] = _swap_zr(bias[1], U, axis=0)
+    if E is not None:
+        out[_EMBEDDING_KEY] = E
+    for l, d, (w_ih, w_hh, b_ih, b_hh) in _gru_keys(len(blocks), len(blocks[0])):
+        W, R, bias = blocks[l][d]
+        U = R.shape[0]
+        out[w_ih] = np.ascontiguousarray(_swap_zr(W, U, axis=1).T)
+        out[w_hh] = np.ascontiguousarray(_swap_zr(R, U, axis=1).T)
+        out[b_ih] = _swap_zr(bias[0], U, axis=0)
+        out[b_hh] = _swap_zr(bias[1], U, axis=0)
     out["fc.weight"] = np.ascontiguousarray(Wd.T)
     out["fc.bias"] = bd.copy()
     if as_tensors:
@@ -122,29 +139,31 @@ def from_torch_state_dict(estimator, state_dict):
 
     Parameters
     ----------
-    estimator : fitted ConstrainedGRUClassifier
-        With ``reset_after=True``; its weights give the expected shapes.
+    estimator : fitted ConstrainedGRUClassifier or ConstrainedGRURegressor
+        With ``reset_after=True``; its weights give the expected keys and
+        shapes (its ``num_layers`` and ``bidirectional`` must be those of the
+        ``nn.GRU``).
     state_dict : mapping of str to array-like or torch.Tensor
-        The keys :func:`to_torch_state_dict` returns. ``bias_ih_l0`` and
-        ``bias_hh_l0`` may be absent (an ``nn.GRU(bias=False)``): they are
-        then zero. Other keys (such as the ``"gru."`` prefix of a wrapping
-        module) are not accepted: strip prefixes first.
+        The keys :func:`to_torch_state_dict` returns. The ``bias_ih_*`` and
+        ``bias_hh_*`` keys may be absent (an ``nn.GRU(bias=False)``): those
+        biases are then zero. Other keys (such as the ``"gru."`` prefix of a
+        wrapping module) are not accepted: strip prefixes first.
 
     Returns
     -------
     estimator : the same estimator, with its weights replaced.
     """
-    weights = _check_mappable(estimator)
+    E, blocks, Wd, bd = _layout(estimator)
     if not estimator.reset_after:
         raise ValueError(
             "Weights from torch.nn.GRU need a model with reset_after=True (nn.GRU has no "
             "equivalent of reset_after=False)."
         )
-    has_embedding = len(weights) == 6
-    required = list(_GRU_KEYS[:2]) + list(_HEAD_KEYS)
-    if has_embedding:
+    keys = _gru_keys(len(blocks), len(blocks[0]))
+    required = [k for _, _, names in keys for k in names[:2]] + list(_HEAD_KEYS)
+    if E is not None:
         required.insert(0, _EMBEDDING_KEY)
-    allowed = set(required) | set(_GRU_KEYS)
+    allowed = set(required) | {k for _, _, names in keys for k in names}
     missing = [k for k in required if k not in state_dict]
     unexpected = sorted(set(state_dict) - allowed)
     if missing or unexpected:
@@ -153,39 +172,32 @@ def from_torch_state_dict(estimator, state_dict):
             f"{unexpected}."
         )
     sd = {k: _to_numpy(v, k) for k, v in state_dict.items()}
-    W, R, bias, Wd, bd = weights[-5:]
-    U = R.shape[0]
-    expected = {
-        "weight_ih_l0": (3 * U, W.shape[0]),
-        "weight_hh_l0": (3 * U, U),
-        "bias_ih_l0": (3 * U,),
-        "bias_hh_l0": (3 * U,),
-        "fc.weight": Wd.T.shape,
-        "fc.bias": bd.shape,
-    }
-    if has_embedding:
-        expected[_EMBEDDING_KEY] = weights[0].shape
+    expected = {"fc.weight": Wd.T.shape, "fc.bias": bd.shape}
+    if E is not None:
+        expected[_EMBEDDING_KEY] = E.shape
+    for l, d, (w_ih, w_hh, b_ih, b_hh) in keys:
+        W, R, _ = blocks[l][d]
+        U = R.shape[0]
+        expected.update(
+            {w_ih: (3 * U, W.shape[0]), w_hh: (3 * U, U), b_ih: (3 * U,), b_hh: (3 * U,)}
+        )
     for key, value in sd.items():
         if value.shape != expected[key]:
             raise ValueError(
                 f"state_dict[{key!r}] has shape {value.shape}, but the model expects "
                 f"{expected[key]}."
             )
-    zeros = np.zeros(3 * U)
-    new_bias = np.stack(
-        [
-            _swap_zr(sd.get("bias_ih_l0", zeros), U, axis=0),
-            _swap_zr(sd.get("bias_hh_l0", zeros), U, axis=0),
+    new = [sd[_EMBEDDING_KEY]] if E is not None else []
+    for l, d, (w_ih, w_hh, b_ih, b_hh) in keys:
+        U = blocks[l][d][1].shape[0]
+        zeros = np.zeros(3 * U)
+        new += [
+            _swap_zr(sd[w_ih].T, U, axis=1),
+            _swap_zr(sd[w_hh].T, U, axis=1),
+            np.stack(
+                [_swap_zr(sd.get(b_ih, zeros), U, axis=0), _swap_zr(sd.get(b_hh, zeros), U, axis=0)]
+            ),
         ]
-    )
-    new = [
-        _swap_zr(sd["weight_ih_l0"].T, U, axis=1),
-        _swap_zr(sd["weight_hh_l0"].T, U, axis=1),
-        new_bias,
-        sd["fc.weight"].T,
-        sd["fc.bias"],
-    ]
-    if has_embedding:
-        new.insert(0, sd[_EMBEDDING_KEY])
+    new += [sd["fc.weight"].T, sd["fc.bias"]]
     # set_weights casts to the model dtype and refuses non-finite values.
     return estimator.set_weights(new)
