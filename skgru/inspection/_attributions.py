@@ -310,7 +310,9 @@ def integrated_gradients(
         mean, say); an array shaped like a padded ``X`` (``(n_samples,
         n_timesteps, n_features)``) gives every value.
     n_steps : int, default=50
-        Quadrature nodes along the path.
+        Quadrature nodes along the path. A confident model's output can jump
+        within a short stretch of the path, which few nodes miss: a large
+        ``delta`` says to use more.
     method : {"gausslegendre", "riemann_trapezoid"}, default="gausslegendre"
         Quadrature rule (Gauss-Legendre nodes on [0, 1], as Captum's
         default, or the trapezoidal rule).

@@ -1,0 +1,93 @@
+"""skgru's GRU classifier as an aeon classifier (``pip install aeon``).
+
+aeon's deep-learning classifiers are tagged ``cant_pickle`` and need equal
+lengths; this one pickles (the fitted state is NumPy arrays) and takes
+unequal-length collections.
+"""
+
+import numpy as np
+
+try:
+    from aeon.classification.base import BaseClassifier
+except ImportError as exc:  # pragma: no cover - exercised only without aeon
+    raise ImportError(
+        "skgru.integrations.aeon needs aeon: pip install aeon (the adapter is an optional extra)."
+    ) from exc
+
+from ._common import make_estimator, to_skgru_layout
+
+__all__ = ["GRUClassifier"]
+
+
+class GRUClassifier(BaseClassifier):
+    """An aeon classifier running a skgru estimator.
+
+    aeon hands collections as ``(n_cases, n_channels, n_timepoints)`` arrays
+    or, for unequal lengths, lists of ``(n_channels, n_timepoints_i)``
+    arrays; they are passed on in skgru's ``(n, T, F)`` layout
+    (:func:`skgru.integrations.to_skgru_layout`).
+
+    Parameters
+    ----------
+    estimator : scikit-learn classifier or None, default=None
+        What is fitted: a :class:`~skgru.ConstrainedGRUClassifier`, or a
+        pipeline ending in one. ``None`` is
+        :func:`skgru.make_sequence_classifier`, the recommended pipeline.
+        It is cloned at fit.
+    random_state : int or None, default=None
+        Set on every ``random_state`` parameter of the estimator (or seeds
+        the default pipeline); ``None`` leaves them.
+
+    Attributes
+    ----------
+    estimator_ : scikit-learn classifier
+        The fitted clone.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skgru import ConstrainedGRUClassifier
+    >>> from skgru.integrations.aeon import GRUClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(20, 2, 12))             # (n_cases, n_channels, n_timepoints)
+    >>> y = (X[:, 0].sum(axis=1) > 0).astype(int)
+    >>> clf = GRUClassifier(ConstrainedGRUClassifier(units=4, max_iter=5), random_state=0)
+    >>> clf.fit(X, y).predict(X).shape
+    (20,)
+    """
+
+    _tags = {
+        "capability:multivariate": True,
+        "capability:unequal_length": True,
+        "X_inner_type": ["np-list", "numpy3D"],
+        "algorithm_type": "deeplearning",
+        "non_deterministic": False,
+        "cant_pickle": False,
+    }
+
+    def __init__(self, estimator=None, random_state=None):
+        self.estimator = estimator
+        self.random_state = random_state
+        super().__init__()
+
+    def _fit(self, X, y):
+        self.estimator_ = make_estimator(self.estimator, self.random_state)
+        self.estimator_.fit(to_skgru_layout(X), y)
+        return self
+
+    def _predict_proba(self, X):
+        proba = self.estimator_.predict_proba(to_skgru_layout(X))
+        # aeon orders columns by self.classes_ (np.unique of y), as scikit-learn does.
+        return np.asarray(proba, dtype=np.float64)
+
+    def _predict(self, X):
+        return np.asarray(self.estimator_.predict(to_skgru_layout(X)))
+
+    @classmethod
+    def _get_test_params(cls, parameter_set="default"):
+        from ..estimators import ConstrainedGRUClassifier
+
+        return {
+            "estimator": ConstrainedGRUClassifier(units=4, max_iter=5),
+            "random_state": 0,
+        }
