@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.base import clone
 
-__all__ = ["to_skgru_layout", "make_estimator"]
+__all__ = ["to_skgru_layout", "make_estimator", "AdapterMethods"]
 
 
 def to_skgru_layout(X):
@@ -52,3 +52,23 @@ def make_estimator(estimator, random_state):
         keys = [k for k in est.get_params(deep=True) if k.split("__")[-1] == "random_state"]
         est.set_params(**dict.fromkeys(keys, random_state))
     return est
+
+
+class AdapterMethods:
+    """The toolkit hooks of both adapters: fit a seeded clone, predict in skgru's layout.
+
+    Mixed in before the toolkit's ``BaseClassifier``, whose public ``fit`` /
+    ``predict`` check and convert the input, then call these.
+    """
+
+    def _fit(self, X, y):
+        self.estimator_ = make_estimator(self.estimator, self.random_state)
+        self.estimator_.fit(to_skgru_layout(X), y)
+        return self
+
+    def _predict(self, X):
+        return np.asarray(self.estimator_.predict(to_skgru_layout(X)))
+
+    def _predict_proba(self, X):
+        # Columns in the order of classes_ (np.unique of y), as both toolkits expect.
+        return np.asarray(self.estimator_.predict_proba(to_skgru_layout(X)), dtype=np.float64)

@@ -5,8 +5,6 @@ lengths; this one pickles (the fitted state is NumPy arrays) and takes
 unequal-length collections.
 """
 
-import numpy as np
-
 try:
     from aeon.classification.base import BaseClassifier
 except ImportError as exc:  # pragma: no cover - exercised only without aeon
@@ -14,12 +12,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without aeon
         "skgru.integrations.aeon needs aeon: pip install aeon (the adapter is an optional extra)."
     ) from exc
 
-from ._common import make_estimator, to_skgru_layout
+from ._common import AdapterMethods
 
 __all__ = ["GRUClassifier"]
 
 
-class GRUClassifier(BaseClassifier):
+class GRUClassifier(AdapterMethods, BaseClassifier):
     """An aeon classifier running a skgru estimator.
 
     aeon hands collections as ``(n_cases, n_channels, n_timepoints)`` arrays
@@ -69,19 +67,6 @@ class GRUClassifier(BaseClassifier):
         self.estimator = estimator
         self.random_state = random_state
         super().__init__()
-
-    def _fit(self, X, y):
-        self.estimator_ = make_estimator(self.estimator, self.random_state)
-        self.estimator_.fit(to_skgru_layout(X), y)
-        return self
-
-    def _predict_proba(self, X):
-        proba = self.estimator_.predict_proba(to_skgru_layout(X))
-        # aeon orders columns by self.classes_ (np.unique of y), as scikit-learn does.
-        return np.asarray(proba, dtype=np.float64)
-
-    def _predict(self, X):
-        return np.asarray(self.estimator_.predict(to_skgru_layout(X)))
 
     @classmethod
     def _get_test_params(cls, parameter_set="default"):

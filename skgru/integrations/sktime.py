@@ -1,7 +1,5 @@
 """skgru's GRU classifier as an sktime classifier (``pip install sktime``)."""
 
-import numpy as np
-
 try:
     from sktime.classification.base import BaseClassifier
 except ImportError as exc:  # pragma: no cover - exercised only without sktime
@@ -10,12 +8,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without sktime
         "optional extra)."
     ) from exc
 
-from ._common import make_estimator, to_skgru_layout
+from ._common import AdapterMethods
 
 __all__ = ["GRUClassifier"]
 
 
-class GRUClassifier(BaseClassifier):
+class GRUClassifier(AdapterMethods, BaseClassifier):
     """An sktime classifier running a skgru estimator.
 
     sktime hands equal-length collections as ``(n_instances, n_channels,
@@ -67,17 +65,6 @@ class GRUClassifier(BaseClassifier):
         self.estimator = estimator
         self.random_state = random_state
         super().__init__()
-
-    def _fit(self, X, y):
-        self.estimator_ = make_estimator(self.estimator, self.random_state)
-        self.estimator_.fit(to_skgru_layout(X), y)
-        return self
-
-    def _predict(self, X):
-        return np.asarray(self.estimator_.predict(to_skgru_layout(X)))
-
-    def _predict_proba(self, X):
-        return np.asarray(self.estimator_.predict_proba(to_skgru_layout(X)), dtype=np.float64)
 
     @classmethod
     def get_test_params(cls, parameter_set="default"):
