@@ -175,6 +175,8 @@ class GRUStream:
                 X = list(a[:, None] if a.ndim == 1 else a)
             elif est.embedding_dim is None and a.ndim == 2:
                 X = a[:, :, None] if est.n_step_features_ == 1 else a[:, None, :]
+                if est.data_format == "channels_first":  # the estimator swaps it back
+                    X = np.swapaxes(X, 1, 2)
         return est._validate_X(X, reset=False)
 
     def _advance(self, X, streams, every_step):

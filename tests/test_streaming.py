@@ -144,3 +144,19 @@ def test_refusals():
     reg = _fit(ConstrainedGRURegressor, X, y.astype(float), units=2)
     with pytest.raises(AttributeError, match="classifiers only"):
         GRUStream(reg).predict_proba(X[:1, :1])
+
+
+def test_channels_first_model_streams_in_its_layout():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(5, 2, 7))  # (n, channels, T)
+    clf = _fit(ConstrainedGRUClassifier, X, np.arange(5) % 2, units=3, data_format="channels_first")
+    stream = GRUStream(clf, n_streams=5)
+    for t in range(7):
+        proba = stream.predict_proba(X[:, :, t])  # one step: (n_streams, channels)
+    np.testing.assert_array_equal(proba, clf.predict_proba(X))
+    U = rng.normal(size=(5, 7))  # univariate: (n_streams, k steps)
+    uni = _fit(ConstrainedGRUClassifier, U, np.arange(5) % 2, units=3, data_format="channels_first")
+    np.testing.assert_array_equal(
+        GRUStream(uni, 5).predict_proba(U[:, :4]),
+        uni.predict_proba(U[:, :4, None].transpose(0, 2, 1)),
+    )

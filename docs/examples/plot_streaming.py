@@ -1,7 +1,7 @@
 """
-=============================================
+===============================================
 Step-by-step prediction and the GRU as features
-=============================================
+===============================================
 
 :class:`skgru.GRUStream` carries a fitted model's GRU states from one call
 to the next: feed it the newest step of each live series and it returns the
