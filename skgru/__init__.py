@@ -8,10 +8,10 @@ from ._recipes import (
     sequence_param_grid,
     text_param_grid,
 )
+from ._streaming import GRUStream
 from ._text import SequenceVectorizer
 from .estimators import ConstrainedGRUClassifier, ConstrainedGRURegressor
 from .io import load_model, save_model, to_onnx
-from .streaming import GRUStream
 
 __version__ = "0.1.0"
 

@@ -27,7 +27,7 @@ PUBLIC_MODULES = [
     "skgru.io._interop",
     "skgru.io._onnx",
     "skgru.testing",
-    "skgru.streaming",
+    "skgru._streaming",
     "skgru.uncertainty",
     "skgru.inspection._attributions",
     "skgru.inspection._display",

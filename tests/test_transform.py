@@ -149,8 +149,13 @@ def test_fit_transform_equals_fit_then_transform():
     np.testing.assert_array_equal(a, b)
 
 
-def test_transform_unfitted_raises():
+def test_transform_unfitted_raises_and_cuda_is_refused():
     from sklearn.exceptions import NotFittedError
 
     with pytest.raises(NotFittedError):
         ConstrainedGRUClassifier().transform(np.zeros((2, 3, 1)))
+    X = np.random.default_rng(5).normal(size=(6, 3, 1))
+    clf = _fit(ConstrainedGRUClassifier, X, np.arange(6) % 2, units=2)
+    clf.set_params(device="cuda")
+    with pytest.raises(ValueError, match="CPU only"):
+        clf.transform(X)

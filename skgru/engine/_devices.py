@@ -15,11 +15,10 @@ import sys
 import warnings
 
 from ..kernels.cpu._kernel_set import CPUKernelSet
-from . import _predictor
 from ._predictor import predict_logits as _predict_logits
 from ._trainer import Trainer
 
-__all__ = ["cuda_available", "kernel_set", "make_trainer", "predict_logits", "predict_states"]
+__all__ = ["cuda_available", "kernel_set", "make_trainer", "predict_logits"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -109,20 +108,3 @@ def predict_logits(device, params, seqs, config, fitted=False):
     if not isinstance(ks, CPUKernelSet):
         return ks.predict_logits(params, seqs, config, fitted=fitted)
     return _predict_logits(ks, params, seqs, config, fitted=fitted)
-
-
-def predict_states(device, params, seqs, config, what, fitted=True):
-    """The GRU states prediction computes: ``what`` is ``"pooled"`` or ``"sequences"``.
-
-    The CPU kernel set only (see :func:`skgru.engine._predictor.predict_pooled`);
-    on a GPU this raises rather than compute somewhere else than ``predict``.
-    """
-    ks = kernel_set(device, config, params[-1].dtype, training=False)
-    if not isinstance(ks, CPUKernelSet):
-        raise ValueError(
-            "transform runs on the CPU only; set device='cpu' (the fitted weights are NumPy "
-            "arrays, so a model fitted on a GPU can do that)."
-        )
-    if what == "pooled":
-        return _predictor.predict_pooled(ks, params, seqs, config, fitted=fitted)
-    return _predictor.predict_sequences(ks, params, seqs, config, fitted=fitted)

@@ -5,7 +5,7 @@ import numpy as np
 from ..model._network import split_params
 from . import _stack
 
-__all__ = ["predict_logits", "predict_pooled", "predict_sequences"]
+__all__ = ["predict_logits", "predict_pooled", "predict_sequences", "predict_states"]
 
 
 def _length_order(seqs):
@@ -114,3 +114,23 @@ def predict_sequences(kernels, params, seqs, config, fitted=False):
             block[valid] = states[valid]
             out[rows, start : start + states.shape[1]] = block
     return out
+
+
+def predict_states(device, params, seqs, config, what, fitted=True):
+    """The states prediction computes, on the CPU kernel set: ``what`` is ``"pooled"``
+    (:func:`predict_pooled`) or ``"sequences"`` (:func:`predict_sequences`).
+
+    CPU only: ``device="cuda"`` raises rather than compute elsewhere than
+    ``predict`` would.
+    """
+    if device == "cuda":
+        raise ValueError(
+            "transform runs on the CPU only; set device='cpu' (the fitted weights are NumPy "
+            "arrays, so a model fitted on a GPU can do that)."
+        )
+    from ..kernels.cpu._kernel_set import CPUKernelSet
+
+    ks = CPUKernelSet(params[-1].dtype, config.n_threads)
+    if what == "pooled":
+        return predict_pooled(ks, params, seqs, config, fitted=fitted)
+    return predict_sequences(ks, params, seqs, config, fitted=fitted)

@@ -14,7 +14,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..data._sequences import _is_ragged, check_input_array, to_sequences, to_token_sequences
 from ..engine._config import TrainConfig
-from ..engine._devices import make_trainer, predict_logits, predict_states
+from ..engine._devices import make_trainer, predict_logits
+from ..engine._predictor import predict_states
 from ..model._network import init_embedding, init_params
 from ..training import _constraints
 from ..training._optimizers import make_optimizer

@@ -286,7 +286,7 @@ class CPUKernelSet(KernelSet):
     ):
         """As the interface's, and (CPU only) ``h0 (B, U)``: the state before the first step.
 
-        A zero state when None; exact streaming (:mod:`skgru.streaming`)
+        A zero state when None; exact streaming (:class:`skgru.GRUStream`)
         carries the last state of one chunk of steps into the next.
         """
         U = R.shape[0]
