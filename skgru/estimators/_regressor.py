@@ -100,10 +100,49 @@ best_validation_score_, n_iter_, t_, n_features_in_, n_step_features_
         embedding_trainable=True,
         data_format="channels_last",
     ):
-        params = dict(locals())
-        del params["self"]
-        for name, value in params.items():
-            setattr(self, name, value)
+        self.units = units
+        self.reset_after = reset_after
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.input_noise = input_noise
+        self.kernel_constraint = kernel_constraint
+        self.recurrent_constraint = recurrent_constraint
+        self.bias_constraint = bias_constraint
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+        self.global_clipnorm = global_clipnorm
+        self.alpha = alpha
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.dtype = dtype
+        self.device = device
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.embedding_dim = embedding_dim
+        self.vocab_size = vocab_size
+        self.embedding_constraint = embedding_constraint
+        self.sparse_embeddings = sparse_embeddings
+        self.pooling = pooling
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.embedding_init = embedding_init
+        self.embedding_trainable = embedding_trainable
+        self.data_format = data_format
 
     def _out_activation(self):
         return "identity"
