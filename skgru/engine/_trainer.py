@@ -197,7 +197,7 @@ class Trainer:
         if cfg.alpha > 0:
             ks.l2_terms(self._penalised, self._l2)
         d_pooled = ks.head_step(
-            pooled, self.Wd, self.bd, self.data, idx, handle, w_sum, cfg.out_activation,
+            pooled, self.Wd, self.bd, self.data, batch, w_sum, cfg.out_activation,
             cfg.alpha, self._l2, self.gWd, self.gbd, acc,
         )  # fmt: skip
         dOut, d_final = ks.pool_backward(d_pooled, batch.mask, cfg.pooling, aux, batch.T)

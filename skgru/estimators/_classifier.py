@@ -6,7 +6,7 @@ import numpy as np
 from scipy.special import log_expit
 from sklearn.base import ClassifierMixin
 from sklearn.exceptions import DataConversionWarning
-from sklearn.utils import check_random_state, compute_sample_weight
+from sklearn.utils import compute_sample_weight
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -460,25 +460,9 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
             seqs_val = self._validate_X(X_val, reset=False)
             val = (seqs_val, self._validate_y(y_val, seqs_val.n_samples), None)
         elif self.early_stopping and not incremental:
-            # sklearn.model_selection costs 30 ms of import time: only when needed.
-            from sklearn.model_selection import train_test_split
-
-            idx = np.arange(seqs.n_samples)
-            stratify = None if self._multilabel else y
-            rs = check_random_state(self.random_state)
-            try:
-                train_idx, val_idx = train_test_split(
-                    idx, test_size=self.validation_fraction, random_state=rs, stratify=stratify
-                )
-            except ValueError:
-                train_idx, val_idx = train_test_split(
-                    idx, test_size=self.validation_fraction, random_state=rs
-                )
-            if len(val_idx) < 2:
-                raise ValueError(
-                    "The validation set is too small: it has fewer than 2 samples. "
-                    "Increase validation_fraction or provide more data."
-                )
+            train_idx, val_idx = self._validation_split(
+                seqs.n_samples, None if self._multilabel else y
+            )
             val = (seqs.take(val_idx), y[val_idx], w[val_idx])
             seqs, y, w = seqs.take(train_idx), y[train_idx], w[train_idx]
         Y = self._encode_y(y)

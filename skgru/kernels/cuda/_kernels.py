@@ -54,7 +54,7 @@ from numba import cuda
 
 from .. import _math
 
-__all__ = ["LAUNCH", "clear_cache", "kernels", "KernelSet"]
+__all__ = ["LAUNCH", "clear_cache", "kernels", "Launchers"]
 
 # Launch configuration. ``tile``: GEMM threads per block edge (tile x tile
 # threads) and k-chunk; ``gemm_reg``: outputs per thread along each edge (a
@@ -118,13 +118,13 @@ _COMPILE_KEYS = ("tile", "gemm_reg", "reduce_threads")
 
 
 def kernels(dtype):
-    """The :class:`KernelSet` for ``dtype`` (float32 or float64), built once."""
+    """The :class:`Launchers` for ``dtype`` (float32 or float64), built once."""
     dtype = np.dtype(dtype)
     consts = tuple(int(LAUNCH[k]) for k in _COMPILE_KEYS)
     key = (dtype.str, consts)
     ks = _CACHE.get(key)
     if ks is None:
-        ks = _CACHE[key] = KernelSet(dtype, *consts)
+        ks = _CACHE[key] = Launchers(dtype, *consts)
     return ks
 
 
@@ -236,9 +236,15 @@ def _build(dtype, tile, reg, reduce_threads):
             x[i] = value
 
     @cuda.jit
-    def adam_rows(p, g, rows, m, v, b1, c1, b2, c2, neg_lr, eps):
-        """Lazy Adam on the rows ``rows`` of ``p`` (``g`` holds those rows' gradients)."""
+    def adam_rows(p, g, rows, m, v, b1, c1, b2, c2, neg_lr, eps, g_min, s_min):
+        """Lazy Adam on the rows ``rows`` of ``p`` (``g`` holds those rows' gradients).
+
+        Gradient entries below ``g_min`` count as zero and moments below
+        ``s_min`` are stored as zero, as on the host
+        (``AdamOptimizer._flush_limits``).
+        """
         D = g.shape[1]
+        zero = cast(0)
         start = cuda.grid(1)
         stride = cuda.gridsize(1)
         for i in range(start, g.shape[0] * D, stride):
@@ -246,20 +252,26 @@ def _build(dtype, tile, reg, reduce_threads):
             d = i - r * D
             row = rows[r]
             gi = g[r, d]
+            if abs(gi) < g_min:
+                gi = zero
             mi = m[row, d] * b1
             mi = mi + c1 * gi
             vi = v[row, d] * b2
-            vi = vi + c2 * (gi * gi)
+            vi = vi + (gi * gi) * c2
+            if abs(mi) < s_min:
+                mi = zero
+            if vi < s_min:
+                vi = zero
             m[row, d] = mi
             v[row, d] = vi
             p[row, d] = p[row, d] + (neg_lr * mi) / (math.sqrt(vi) + eps)
 
     @cuda.jit
-    def pool_forward(H, mask, mode, pooled, arg, count):
-        """Mean (``mode`` 1) or max (2) of ``H[1:]`` over the valid steps; zeros if none.
+    def pool_forward(out, mask, mode, pooled, arg, count):
+        """Mean (``mode`` 1) or max (2) of ``out (T, B, C)`` over the valid steps; zeros if none.
 
         ``arg[b, j]`` is the first step holding the max; ``count[b]`` the
-        number of valid steps (at least 1), as :func:`skgru._network.pool_states`.
+        number of valid steps (at least 1), as the CPU kernel set's pooling.
         """
         T = mask.shape[0]
         B, U = pooled.shape
@@ -273,7 +285,7 @@ def _build(dtype, tile, reg, reduce_threads):
                 acc = cast(0)
                 for t in range(T):
                     if mask[t, b] != 0:
-                        acc += H[t + 1, b, j]
+                        acc += out[t, b, j]
                         n += 1
                 c = cast(max(n, 1))
                 pooled[b, j] = acc / c
@@ -284,7 +296,7 @@ def _build(dtype, tile, reg, reduce_threads):
                 at = 0
                 for t in range(T):
                     if mask[t, b] != 0:
-                        v = H[t + 1, b, j]
+                        v = out[t, b, j]
                         if n == 0 or v > best:
                             best = v
                             at = t
@@ -345,6 +357,68 @@ def _build(dtype, tile, reg, reduce_threads):
             r = i // n1
             c = i - r * n1
             C[r, c] = C[r, c] + v[c]
+
+    @cuda.jit
+    def take_features(src, c0, reverse, dst):
+        """``dst[t, b, j] = src[t', b, c0 + j]``, ``t' = T - 1 - t`` when ``reverse``."""
+        T, B, C = dst.shape
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, T * B * C, stride):
+            t = i // (B * C)
+            rem = i - t * (B * C)
+            b = rem // C
+            j = rem - b * C
+            ts = T - 1 - t if reverse else t
+            dst[t, b, j] = src[ts, b, c0 + j]
+
+    @cuda.jit
+    def put_features(src, c0, reverse, dst):
+        """``dst[t, b, c0 + j] = src[t', b, j]``, ``t' = T - 1 - t`` when ``reverse``."""
+        T, B, C = src.shape
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, T * B * C, stride):
+            t = i // (B * C)
+            rem = i - t * (B * C)
+            b = rem // C
+            j = rem - b * C
+            ts = T - 1 - t if reverse else t
+            dst[t, b, c0 + j] = src[ts, b, j]
+
+    @cuda.jit
+    def add_reversed(a, b):
+        """``a[t] += b[T - 1 - t]`` for 3-D ``a`` and ``b`` of one shape."""
+        T, B, C = a.shape
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, T * B * C, stride):
+            t = i // (B * C)
+            rem = i - t * (B * C)
+            r = rem // C
+            j = rem - r * C
+            a[t, r, j] = a[t, r, j] + b[T - 1 - t, r, j]
+
+    @cuda.jit
+    def add_into(x, y):
+        """``x += y`` (flat arrays)."""
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, x.shape[0], stride):
+            x[i] = x[i] + y[i]
+
+    @cuda.jit
+    def gather_rows(table, ids, out):
+        """``out[t, b] = table[ids[t, b]]``: embedded ids, or projected-embedding rows."""
+        T, B, D = out.shape
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, T * B * D, stride):
+            t = i // (B * D)
+            rem = i - t * (B * D)
+            b = rem // D
+            d = rem - b * D
+            out[t, b, d] = table[ids[t, b], d]
 
     # -- matrix products -------------------------------------------------------
 
@@ -1420,7 +1494,7 @@ def _build(dtype, tile, reg, reduce_threads):
     return {name: obj for name, obj in locals().items() if hasattr(obj, "py_func")}
 
 
-class KernelSet:
+class Launchers:
     """The compiled kernels of one dtype with host-side launchers.
 
     Launchers take device arrays and write into preallocated outputs; they
@@ -1434,6 +1508,7 @@ class KernelSet:
         self.gemm_reg = gemm_reg
         self.reduce_threads = reduce_threads
         self.k = _build(self.dtype, tile, gemm_reg, reduce_threads)
+        self._placeholders = {}
 
     @property
     def launch(self):
@@ -1478,15 +1553,15 @@ class KernelSet:
         grid, tpb = self._elementwise(x.size)
         self._go("fill", grid, tpb, 0, x, self.cast(value))
 
-    def adam_rows(self, p, g, rows, m, v, beta_1, beta_2, lr_t, eps):
+    def adam_rows(self, p, g, rows, m, v, beta_1, beta_2, lr_t, eps, g_min, s_min):
         grid, tpb = self._elementwise(g.size)
         c = self.cast
         args = (c(beta_1), c(1 - beta_1), c(beta_2), c(1 - beta_2), c(-lr_t), c(eps))
-        self._go("adam_rows", grid, tpb, 0, p, g, rows, m, v, *args)
+        self._go("adam_rows", grid, tpb, 0, p, g, rows, m, v, *args, c(g_min), c(s_min))
 
-    def pool_forward(self, H, mask, mode, pooled, arg, count):
+    def pool_forward(self, out, mask, mode, pooled, arg, count):
         grid, tpb = self._elementwise(pooled.size)
-        self._go("pool_forward", grid, tpb, 0, H, mask, int(mode), pooled, arg, count)
+        self._go("pool_forward", grid, tpb, 0, out, mask, int(mode), pooled, arg, count)
 
     def pool_backward(self, dpooled, mask, mode, arg, count, dH_seq):
         grid, tpb = self._elementwise(dpooled.size)
@@ -1503,6 +1578,26 @@ class KernelSet:
     def add_row_vector(self, C, v):
         grid, tpb = self._elementwise(C.size)
         self._go("add_row_vector", grid, tpb, 0, C, v)
+
+    def take_features(self, src, c0, reverse, dst):
+        grid, tpb = self._elementwise(dst.size)
+        self._go("take_features", grid, tpb, 0, src, int(c0), bool(reverse), dst)
+
+    def put_features(self, src, c0, reverse, dst):
+        grid, tpb = self._elementwise(src.size)
+        self._go("put_features", grid, tpb, 0, src, int(c0), bool(reverse), dst)
+
+    def add_reversed(self, a, b):
+        grid, tpb = self._elementwise(a.size)
+        self._go("add_reversed", grid, tpb, 0, a, b)
+
+    def add_into(self, x, y):
+        grid, tpb = self._elementwise(x.size)
+        self._go("add_into", grid, tpb, 0, x, y)
+
+    def gather_rows(self, table, ids, out):
+        grid, tpb = self._elementwise(out.size)
+        self._go("gather_rows", grid, tpb, 0, table, ids, out)
 
     def gemm(self, A, B, C, ta=False, tb=False):
         """``C (M, N) = op(A) @ op(B)``."""
@@ -1527,6 +1622,15 @@ class KernelSet:
                 "memory); use device='cpu' or dtype='float32'."
             )
         return _ceil_div(B, rows), (tx, rows), shared
+
+    def check_units(self, U):
+        """Raise ValueError when the recurrent kernels cannot take ``U`` units in this dtype."""
+        if self._variant() == "split":
+            self._split_launch("gru_forward_split", 1, U, 4, 3)
+            self._split_launch("gru_backward_split", 1, U, 5, 1)
+        else:
+            self._recurrent_launch(1, U, 4)
+            self._recurrent_launch(1, U, 5)
 
     def _variant(self):
         v = self.launch.get("recurrent_variant") or "rows"
@@ -1567,16 +1671,19 @@ class KernelSet:
         return name, _ceil_div(B, rb), (tx, ks), size()
 
     def gru_forward(self, X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
-        """Same arguments as :func:`skgru._kernels._cpu.gru_forward` (device arrays).
+        """Same arguments as :func:`skgru.kernels.cpu._gru.gru_forward` (device arrays).
 
-        ``bias`` is ``(2, 3U)``; ``rmask`` of shape ``(0, U)`` or None means
-        no recurrent dropout; ``S`` of shape ``(0, ...)`` or None means
-        inference. ``h0`` None means a zero initial state (written by the
-        kernel, no extra copy).
+        ``bias`` is ``(2, 3U)`` or, with ``reset_after=False``, ``(3U,)``;
+        ``rmask`` of shape ``(0, U)`` or None means no recurrent dropout;
+        ``S`` of shape ``(0, ...)`` or None means inference. ``h0`` None means
+        a zero initial state (written by the kernel, no extra copy). ``X``
+        None means ``A`` already holds the input projections.
         """
-        T, B, F = X.shape
+        T, B = mask.shape
         U = R.shape[0]
-        self.gemm(X.reshape(T * B, F), W, A.reshape(T * B, 3 * U))
+        if X is not None:
+            self.gemm(X.reshape(T * B, X.shape[2]), W, A.reshape(T * B, 3 * U))
+        b_i, b_h = (bias[0], bias[1]) if bias.ndim == 2 else (bias, bias)
         if h0 is not None:
             H[0].copy_to_device(h0)
         zero_h0 = h0 is None
@@ -1595,15 +1702,15 @@ class KernelSet:
             A,
             mask,
             R,
-            bias[0],
-            bias[1],
-            rmask if use_rmask else self._dummy2(),
+            b_i,
+            b_h,
+            rmask if use_rmask else self.placeholder(2),
             use_rmask,
             bool(reset_after),
             store,
             zero_h0,
             H,
-            S if store else self._dummy3(),
+            S if store else self.placeholder(3),
             self.one,
         )
 
@@ -1623,12 +1730,12 @@ class KernelSet:
             shared,
             mask,
             RT,
-            rmask if use_rmask else self._dummy2(),
+            rmask if use_rmask else self.placeholder(2),
             use_rmask,
             bool(reset_after),
             H,
             S,
-            dH_seq if has_seq else self._dummy3(),
+            dH_seq if has_seq else self.placeholder(3),
             has_seq,
             G,
             dA,
@@ -1752,14 +1859,9 @@ class KernelSet:
 
     # -- placeholders for optional inputs ---------------------------------------
 
-    def _dummy2(self):
-        d = getattr(self, "_d2", None)
+    def placeholder(self, ndim):
+        """A one-element ``ndim``-D device array standing in for an absent optional input."""
+        d = self._placeholders.get(ndim)
         if d is None:
-            d = self._d2 = cuda.to_device(np.zeros((1, 1), dtype=self.dtype))
-        return d
-
-    def _dummy3(self):
-        d = getattr(self, "_d3", None)
-        if d is None:
-            d = self._d3 = cuda.to_device(np.zeros((1, 1, 1), dtype=self.dtype))
+            d = self._placeholders[ndim] = cuda.to_device(np.zeros((1,) * ndim, dtype=self.dtype))
         return d
