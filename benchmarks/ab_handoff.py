@@ -70,9 +70,9 @@ def main():
     parser.add_argument("--seconds", type=float, default=0.3, help="per sample")
     args = parser.parse_args()
 
+    import skgru.kernels.cpu._stack as stack
     from bench_cpu import WORKLOADS, build_skgru
 
-    import skgru.kernels.cpu._stack as stack
     from skgru.kernels._threads import run_tasks as new_run_tasks
 
     def noop():

@@ -31,9 +31,13 @@ def oracle(conv, x):
             s = x.astype(np.float64) @ conv.channel_masks_[i, j]
             padded = np.concatenate([np.zeros(4 * d), s, np.zeros(4 * d)])
             z = np.array([sum(w[m] * padded[t + m * d] for m in range(9)) for t in range(T)])
-            h = np.maximum(z - conv.biases_[i, j], 0.0)
             p = conv.pool_size_
-            columns.append([h[a : a + p].max() for a in range(0, T, p)])
+            if conv.pooling == "ppv":
+                above = z > conv.biases_[i, j]
+                columns.append([above[a : a + p].mean() for a in range(0, T, p)])
+            else:
+                h = np.maximum(z - conv.biases_[i, j], 0.0)
+                columns.append([h[a : a + p].max() for a in range(0, T, p)])
     out = np.array(columns).T
     return (out - conv.mean_) / conv.scale_
 
@@ -44,12 +48,15 @@ def oracle(conv, x):
     T=st.integers(1, 40),
     F=st.integers(1, 3),
     pool=st.integers(1, 5),
+    pooling=st.sampled_from(["ppv", "max"]),
     seed=st.integers(0, 10),
 )
-def test_equal_length_matches_the_loop(n, T, F, pool, seed):
+def test_equal_length_matches_the_loop(n, T, F, pool, pooling, seed):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, T, F))
-    conv = DilatedConvolutions(dilations=(1, 3), n_kernels=5, pool_size=pool, random_state=seed)
+    conv = DilatedConvolutions(
+        dilations=(1, 3), n_kernels=5, pool_size=pool, pooling=pooling, random_state=seed
+    )
     out = conv.fit(X).transform(X)
     assert out.shape == (n, -(-T // pool), 10)
     for i in range(n):
@@ -57,11 +64,17 @@ def test_equal_length_matches_the_loop(n, T, F, pool, seed):
 
 
 @settings(max_examples=10, deadline=None)
-@given(lengths=st.lists(st.integers(1, 30), min_size=2, max_size=5), seed=st.integers(0, 10))
-def test_ragged_sequences_are_convolved_on_their_own_steps(lengths, seed):
+@given(
+    lengths=st.lists(st.integers(1, 30), min_size=2, max_size=5),
+    pooling=st.sampled_from(["ppv", "max"]),
+    seed=st.integers(0, 10),
+)
+def test_ragged_sequences_are_convolved_on_their_own_steps(lengths, pooling, seed):
     rng = np.random.default_rng(seed)
     X = [rng.normal(size=(L, 2)) for L in lengths]
-    conv = DilatedConvolutions(dilations=(1, 2), n_kernels=4, pool_size=3, random_state=seed)
+    conv = DilatedConvolutions(
+        dilations=(1, 2), n_kernels=4, pool_size=3, pooling=pooling, random_state=seed
+    )
     out = conv.fit(X).transform(X)
     assert isinstance(out, list)
     for x, o in zip(X, out):
@@ -143,6 +156,8 @@ def test_errors():
         DilatedConvolutions(dilations=(0, 2)).fit(X)
     with pytest.raises(ValueError, match="n_kernels"):
         DilatedConvolutions(n_kernels=85).fit(X)
+    with pytest.raises(ValueError, match="pooling"):
+        DilatedConvolutions(pooling="mean").fit(X)
     conv = DilatedConvolutions(n_kernels=3).fit(X)
     with pytest.raises(ValueError, match="features per timestep"):
         conv.transform(X[:, :, :1])

@@ -1,4 +1,4 @@
-"""A fixed convolutional front-end: dilated convolutions, ReLU and max-pooling.
+"""A fixed convolutional front-end: dilated convolutions, biases and pooling.
 
 A GRU reads a long series one step at a time, and on small training sets it
 learns local shapes (a peak, a slope, a notch) slowly and unreliably. This
@@ -14,9 +14,13 @@ detectors that the GRU then aggregates over time:
    has the input's length;
 2. a bias drawn in ``fit`` (a random quantile, between the 10th and 90th
    percentile, of that kernel's responses on the training series) is
-   subtracted and negative values are cut to zero (ReLU);
-3. consecutive steps are max-pooled in blocks of ``pool_size``, which
-   shortens the sequence by that factor;
+   subtracted;
+3. consecutive steps are pooled in blocks of ``pool_size``, which shortens
+   the sequence by that factor: by default each block gives the proportion
+   of its steps where the response exceeds the bias (MiniRocket's "PPV",
+   how much of the block looks like the kernel's shape); ``pooling="max"``
+   gives the largest rectified response instead (how strongly the shape
+   occurs at best);
 4. each output channel is standardised with its training mean and
    standard deviation, the scale the GRU's gates are initialised for.
 
@@ -91,12 +95,24 @@ def _max_pool(h, pool_size):
     return full.reshape(n, n_out, pool_size, C).max(axis=2)
 
 
+def _mean_pool(h, pool_size):
+    """Mean over blocks of ``pool_size`` steps; a last, shorter block averages its own steps."""
+    n, T, C = h.shape
+    n_out = -(-T // pool_size)
+    full = np.zeros((n, n_out * pool_size, C))
+    full[:, :T] = h
+    counts = np.full(n_out, float(pool_size))
+    counts[-1] = T - (n_out - 1) * pool_size
+    return full.reshape(n, n_out, pool_size, C).sum(axis=2) / counts[:, None]
+
+
 class DilatedConvolutions(_SequenceTransformer):
-    """Fixed dilated convolutions, ReLU and max-pooling in front of a GRU.
+    """Fixed dilated convolutions, biases and pooling in front of a GRU.
 
     Turns each series into a shorter sequence of local-shape detectors: the
     84 length-9 kernels of MiniRocket at several dilations, a bias drawn from
-    the training responses, ReLU, max-pooling over ``pool_size`` steps and a
+    the training responses, pooling over blocks of ``pool_size`` steps (the
+    proportion of positive values, or the maximum after a ReLU) and a
     per-channel standardisation. A GRU on this sequence learns how the
     detected shapes follow each other, which is much easier than learning
     the shapes from raw values on a small training set. Apply it after
@@ -121,9 +137,18 @@ class DilatedConvolutions(_SequenceTransformer):
         Kernels used at each dilation: all 84, or a random subset.
 
     pool_size : "auto" or int, default="auto"
-        Steps max-pooled into one output step. ``"auto"``: the median
+        Steps pooled into one output step. ``"auto"``: the median
         training length divided by 80, rounded up, so that the GRU sees
         about 80 steps whatever the series length.
+
+    pooling : {"ppv", "max"}, default="ppv"
+        What a block of ``pool_size`` steps gives for each detector:
+        ``"ppv"``, the proportion of its steps where the response exceeds
+        the bias (MiniRocket's pooling: how much of the block has the
+        shape), or ``"max"``, the largest response above the bias, cut at
+        zero (how strongly the shape occurs at best). With 3-fold CV on the
+        training splits of seven UCR/UEA sets, ``"ppv"`` was ahead on mean
+        accuracy, by most on the longest series.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the bias quantiles, the kernel subset and the channel subsets.
@@ -143,7 +168,7 @@ class DilatedConvolutions(_SequenceTransformer):
         The input channels each kernel sums.
 
     biases_ : ndarray of shape (n_dilations, n_kernels)
-        The bias subtracted from each response before the ReLU.
+        The bias subtracted from each response before pooling.
 
     mean_, scale_ : ndarray of shape (n_output_features_,)
         Training mean and standard deviation of each pooled channel.
@@ -180,16 +205,24 @@ class DilatedConvolutions(_SequenceTransformer):
         "max_dilations": [Interval(Integral, 1, None, closed="left")],
         "n_kernels": [Interval(Integral, 1, 84, closed="both")],
         "pool_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "pooling": [StrOptions({"ppv", "max"})],
         "random_state": ["random_state"],
     }
 
     def __init__(
-        self, dilations="auto", max_dilations=6, n_kernels=84, pool_size="auto", random_state=None
+        self,
+        dilations="auto",
+        max_dilations=6,
+        n_kernels=84,
+        pool_size="auto",
+        pooling="ppv",
+        random_state=None,
     ):
         self.dilations = dilations
         self.max_dilations = max_dilations
         self.n_kernels = n_kernels
         self.pool_size = pool_size
+        self.pooling = pooling
         self.random_state = random_state
 
     def _check_params(self):
@@ -202,7 +235,7 @@ class DilatedConvolutions(_SequenceTransformer):
                 )
 
     def _responses(self, values, i):
-        """Biased, rectified and pooled responses at dilation ``i`` (before scaling)."""
+        """Biased and pooled responses at dilation ``i`` (before scaling)."""
         n, T, _ = values.shape
         chunk = max(1, _CHUNK_STEPS // max(1, T * self.kernels_.shape[1]))
         out = []
@@ -210,7 +243,11 @@ class DilatedConvolutions(_SequenceTransformer):
             z = _convolve(
                 values[s : s + chunk], self.dilations_[i], self.kernels_[i], self.channel_masks_[i]
             )
-            out.append(_max_pool(np.maximum(z - self.biases_[i], 0.0), self.pool_size_))
+            above = z - self.biases_[i]
+            if self.pooling == "ppv":
+                out.append(_mean_pool((above > 0.0).astype(np.float64), self.pool_size_))
+            else:
+                out.append(_max_pool(np.maximum(above, 0.0), self.pool_size_))
         return np.concatenate(out)
 
     def _fit_values(self, values, lengths):
@@ -268,7 +305,7 @@ class DilatedConvolutions(_SequenceTransformer):
         return out.astype(values.dtype, copy=False)
 
     def transform(self, X):
-        """Convolve, rectify, pool and standardise each sequence.
+        """Convolve, subtract the biases, pool and standardise each sequence.
 
         Parameters
         ----------
