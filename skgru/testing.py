@@ -39,7 +39,7 @@ __all__ = [
     "sequence_batches",
 ]
 
-# Keras names of one GRU layer's weights and of the head, ``get_weights()`` order.
+# Keras names of a GRU block's weights and of the output layer, ``get_weights()`` order.
 _WEIGHT_NAMES = ("kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias")
 
 

@@ -25,12 +25,13 @@ __all__ = ["ConstrainedGRUClassifier"]
 class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
     """GRU classifier with weight, noise and gradient constraints.
 
-    One GRU layer (Cho et al. 2014; the equations of Keras and PyTorch, see
-    the "GRU equations" page) reads each sequence, and a dense layer on its
-    last state gives class probabilities (logistic for two classes, softmax
-    otherwise). Training minimises the (sample- and class-weighted) mean
-    cross-entropy with Adam, SGD or RMSprop. Weight constraints are projected
-    after every optimizer step, as in Keras.
+    A GRU (Cho et al. 2014; the equations of Keras and PyTorch, see the "GRU
+    equations" page), or a stack of them, optionally bidirectional, reads each
+    sequence, and a dense layer on its pooled states (the last one by
+    default) gives class probabilities (logistic for two classes and for each
+    label of a multilabel target, softmax otherwise). Training minimises the
+    (sample- and class-weighted) mean cross-entropy with Adam, SGD or RMSprop.
+    Weight constraints are projected after every optimizer step, as in Keras.
 
     Parameters
     ----------

@@ -45,7 +45,7 @@ def build(jit, tanh=None, sigmoid=None):
 
     ``tanh(x)`` and ``sigmoid(x, one)`` may be given already compiled for the
     target (the CPU passes dtype-dispatching versions whose float32 path is a
-    vectorizable rational approximation; see :mod:`skgru._kernels._cpu`);
+    vectorizable rational approximation; see :mod:`skgru.kernels.cpu._gru`);
     by default they are the exact ones below.
     """
     if tanh is None:

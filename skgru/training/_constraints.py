@@ -95,7 +95,7 @@ class Constraint:
     arguments of ``__init__``, which only stores them.
 
     Calling a constraint never modifies its input; use
-    :func:`skgru._constraints.apply_constraint` to project a weight in place.
+    :func:`skgru.training._constraints.apply_constraint` to project a weight in place.
 
     Examples
     --------

@@ -371,7 +371,7 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
 
     Token input at inference may pass ``table (V, 3U)``, the input
     projections of the whole vocabulary (``E @ W`` row by row, see
-    :func:`skgru._cpu_stack.projected_embedding`), and the time-major token
+    :func:`skgru.kernels.cpu._kernel_set.projected_embedding`), and the time-major token
     ids ``(T, B)``: each step then reads its rows' projections from the
     table instead of multiplying (``X`` is not read; the rows are read in
     place: a copy of them per step cost more than the product it replaced,
@@ -930,7 +930,7 @@ def adam_rows(param, m, v, rows, grad_rows, b1, c1, b2, c2, neg_lr, eps, g_min, 
 
     The scalars come in the arrays' dtype (``c1 = 1 - beta_1``, ``c2 = 1 -
     beta_2``, ``neg_lr = -lr_t``), and every element takes the operations of
-    :meth:`skgru._optimizers.AdamOptimizer._adam` in the same order, so the
+    :func:`skgru.kernels.cpu._updates.adam` in the same order, so the
     result is bitwise the NumPy one, without its gathered copies of the rows
     and temporaries (several arrays of the batch's embedding rows, which set
     the peak memory of a text fit).
