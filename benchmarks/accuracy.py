@@ -232,8 +232,9 @@ def text_seed(docs, seed, quick, n_jobs, tune):
         "seed": seed,
         "default_acc": float(default.score(Dte, yte)),
         "default_s": fit_s,
-        "gru_acc": float(sequence.score(Dte, yte)),
-        "words_acc": float(words.score(Dte, yte)),
+        # The members were fitted on the vote's encoded labels.
+        "gru_acc": float(sequence.score(Dte, default.le_.transform(yte))),
+        "words_acc": float(words.score(Dte, default.le_.transform(yte))),
         "default_epochs": int(gru.n_iter_),
         "default_curves": {
             "loss": [float(v) for v in gru.loss_curve_],

@@ -30,7 +30,8 @@ def corpus():
     docs, y = make_word_order_docs(120, random_state=0)
     # Topic words as well as order, so that both members have something to learn.
     docs = [d + (" red" if label else " blue") for d, label in zip(docs, y)]
-    return docs, y
+    # String labels: the members see the vote's encoded labels, not these.
+    return docs, np.where(y == 1, "first", "second")
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +83,8 @@ def test_members_learn_their_own_parts(corpus, fitted_vote):
     docs, y = corpus
     words = fitted_vote.named_estimators_["words"]
     # The topic word decides the TF-IDF model on the training documents.
-    assert words.score(docs, y) == 1.0
+    assert words.score(docs, fitted_vote.le_.transform(y)) == 1.0
+    assert set(fitted_vote.predict(docs)) <= {"first", "second"}
     assert fitted_vote.named_estimators_["sequence"][-1].n_iter_ == 2
 
 

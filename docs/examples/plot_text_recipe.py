@@ -67,11 +67,13 @@ with warnings.catch_warnings():
     model.fit(docs_train, y_train)
 sequence, words = model.named_estimators_["sequence"], model.named_estimators_["words"]
 gru = sequence.named_steps["gru"]
+# The members are fitted on the vote's encoded labels (``model.le_``).
+y_test_encoded = model.le_.transform(y_test)
 print(
     f"make_text_classifier: {gru.n_iter_} GRU epochs, {time.perf_counter() - start:.1f} s; "
     f"test accuracy {model.score(docs_test, y_test):.3f} "
-    f"(GRU alone {sequence.score(docs_test, y_test):.3f}, "
-    f"TF-IDF + SVM alone {words.score(docs_test, y_test):.3f})"
+    f"(GRU alone {sequence.score(docs_test, y_test_encoded):.3f}, "
+    f"TF-IDF + SVM alone {words.score(docs_test, y_test_encoded):.3f})"
 )
 
 display = LossCurveDisplay.from_estimator(gru, name="make_text_classifier's GRU")
