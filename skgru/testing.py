@@ -197,7 +197,7 @@ def check_gradients(
     cross-entropy, or squared error for a regressor, plus the L2 term
     ``alpha``) on the whole of ``(X, y)``, at a
     float64 copy of the estimator's weights, with dropout and input noise off.
-    The analytic gradient comes from the CPU backend (the same code that
+    The analytic gradient comes from the CPU kernel set (the same code that
     trains); each numerical entry is ``(L(w + eps) - L(w - eps)) / (2 eps)``.
     The estimator is not modified.
 

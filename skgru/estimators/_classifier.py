@@ -104,7 +104,10 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
     dtype : {"float32", "float64"}, default="float32"
         Precision of weights and computation.
     device : {"auto", "cpu", "cuda"}, default="auto"
-        Where training runs; ``"auto"`` uses CUDA when numba sees a GPU.
+        Where training and prediction run. ``"auto"`` uses CUDA when numba
+        sees a GPU that can run the model, else the CPU; ``"cuda"`` requires
+        one (``fit`` raises without it; a model fitted there predicts on the
+        CPU with a warning where there is none). See the GPU guide.
     n_jobs : int or None, default=None
         Threads for the CPU kernels in ``fit`` and ``predict``: each batch is
         split into row ranges that run through the recurrence on separate

@@ -39,6 +39,9 @@ class _Group:
     def __init__(self, flat, shapes):
         self.flat = flat
         self.shapes = [tuple(s) for s in shapes]
+        if not self.shapes:  # nothing on the device (no embedding, say)
+            self.arrays, self.starts, self.lengths = [], None, None
+            return
         sizes = [int(np.prod(s)) for s in self.shapes]
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.arrays = [
@@ -133,15 +136,19 @@ class CUDAKernelSet(KernelSet):
             a = arrays[0]
             return _Group(_flat(a), [_shape(a)])
         host = [np.asarray(a) for a in arrays]
-        flat = np.concatenate([a.astype(self.dtype).ravel() for a in host]) if host else None
-        if flat is None:
-            flat = np.zeros(0, dtype=self.dtype)
+        if not host:
+            return _Group(None, [])
+        flat = np.concatenate([a.astype(self.dtype).ravel() for a in host])
         return _Group(cuda.to_device(flat), [a.shape for a in host])
 
     def zeros_like(self, group):
+        if not group.shapes:
+            return _Group(None, [])
         return _Group(cuda.to_device(np.zeros(group.flat.size, dtype=self.dtype)), group.shapes)
 
     def read(self, group, into=None):
+        if not group.shapes:
+            return [] if into is None else into
         flat = group.flat.copy_to_host()
         out, o = [], 0
         for shape in group.shapes:
