@@ -2,7 +2,6 @@
 
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight
 
 from ._base import _BaseGRU
@@ -96,10 +95,46 @@ best_validation_score_, n_iter_, t_, n_features_in_, n_step_features_
         num_layers=1,
         bidirectional=False,
     ):
-        params = dict(locals())
-        del params["self"]
-        for name, value in params.items():
-            setattr(self, name, value)
+        self.units = units
+        self.reset_after = reset_after
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.input_noise = input_noise
+        self.kernel_constraint = kernel_constraint
+        self.recurrent_constraint = recurrent_constraint
+        self.bias_constraint = bias_constraint
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+        self.global_clipnorm = global_clipnorm
+        self.alpha = alpha
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.dtype = dtype
+        self.device = device
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.embedding_dim = embedding_dim
+        self.vocab_size = vocab_size
+        self.embedding_constraint = embedding_constraint
+        self.sparse_embeddings = sparse_embeddings
+        self.pooling = pooling
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
 
     def _out_activation(self):
         return "identity"
@@ -198,20 +233,7 @@ best_validation_score_, n_iter_, t_, n_features_in_, n_step_features_
             seqs_val = self._validate_X(X_val, reset=False)
             val = (seqs_val, self._validate_targets(y_val, seqs_val.n_samples), None)
         elif self.early_stopping and not incremental:
-            # sklearn.model_selection costs 30 ms of import time: only when needed.
-            from sklearn.model_selection import train_test_split
-
-            idx = np.arange(seqs.n_samples)
-            train_idx, val_idx = train_test_split(
-                idx,
-                test_size=self.validation_fraction,
-                random_state=check_random_state(self.random_state),
-            )
-            if len(val_idx) < 2:
-                raise ValueError(
-                    "The validation set is too small: it has fewer than 2 samples. "
-                    "Increase validation_fraction or provide more data."
-                )
+            train_idx, val_idx = self._validation_split(seqs.n_samples, None)
             val = (seqs.take(val_idx), Y[val_idx], w[val_idx])
             seqs, Y, w = seqs.take(train_idx), Y[train_idx], w[train_idx]
         Y = Y.astype(np.dtype(self.dtype))
