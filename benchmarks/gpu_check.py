@@ -12,8 +12,11 @@ Part 1 (correctness, float32 and float64, fresh random inputs, device outputs
 poisoned with NaN before each run): the forward / backward-through-time
 kernels against the CPU kernels (both ``reset_after``, masks with padding,
 holes and an empty sequence, recurrent dropout), the gradients of one
-training step against ``CPUTrainer``, inference logits, and a 2-epoch fit
-(MaxNorm + clipnorm) against ``device="cpu"``. Each line says PASS or FAIL
+training step against the CPU kernel set, inference logits, a 2-epoch fit
+(MaxNorm + clipnorm) against ``device="cpu"``, and 2-epoch fits of stacked,
+bidirectional, pooled, token, multilabel and regression models with every
+optimizer, dropout, clipping and constraints (a callable included) against
+``device="cpu"``. Each line says PASS or FAIL
 with the max error relative to the reference's largest magnitude.
 
 Part 2 (timing, float32): training (forward + backward + optimizer step per
@@ -207,11 +210,10 @@ def _check_kernels(cuda, _cpu, _cuda, T, B, F, U, label):
                 check(f"grad W     {tag}", gW.copy_to_host(), dW, TOL[dtype])
 
 
-@guarded("one training step: gradients vs CPUTrainer")
+@guarded("one training step: gradients vs the CPU kernel set")
 def check_step_gradients(cuda, small):
     from skgru.data._sequences import Sequences
     from skgru.engine._config import TrainConfig
-    from skgru.engine._cuda_backend import CUDATrainer
     from skgru.engine._devices import make_trainer
     from skgru.model._network import init_params
     from skgru.training._optimizers import make_optimizer
@@ -236,17 +238,13 @@ def check_step_gradients(cuda, small):
             )
             cpu = make_trainer("cpu", params, opt, cfg, seqs, Y, w)
             loss, grads, _ = cpu.loss_and_grads(idx, np.random.default_rng(1))
-            gpu = CUDATrainer(params, opt, cfg, seqs, Y, w)
-            gpu.d_grads.copy_to_device(np.full(gpu.total, np.nan, dtype=dtype))
-            gpu.db2[1].copy_to_device(np.zeros(3 * U, dtype=dtype))
-            gpu.forward_backward(idx, np.random.default_rng(1))
-            host = gpu._unpack(gpu.d_grads.copy_to_host())
+            gpu = make_trainer("cuda", params, opt, cfg, seqs, Y, w)
+            gpu.grads.flat.copy_to_device(np.full(gpu.grads.flat.size, np.nan, dtype=dtype))
+            dev_loss, host, _ = gpu.loss_and_grads(idx, np.random.default_rng(1))
             tag = f"{np.dtype(dtype).name} reset_after={reset_after}"
             for name, a, b in zip(("dW", "dR", "dbias", "dWd", "dbd"), grads, host):
                 check(f"step {name:5s} {tag}", b, a, TOL[dtype])
-            dev_loss = float(gpu.acc.copy_to_host()[0]) / float(w[idx].sum())
             check(f"step loss  {tag}", dev_loss, loss, TOL[dtype])
-            gpu.close()
 
 
 @guarded("inference logits vs CPU")
@@ -298,6 +296,61 @@ def check_fit(cuda, small):
         ok = all(type(p) is np.ndarray for p in gpu.get_weights())
         RESULTS["correctness"].append({"name": f"fit {dtype} host arrays", "pass": ok})
         log(f"   {'PASS' if ok else 'FAIL'} fit {dtype}: fitted weights are host NumPy arrays")
+
+
+# Configurations beyond one unidirectional layer: (label, estimator, input, keywords).
+MODEL_CONFIGS = [
+    ("2 layers, bidirectional, mean, dropout", "clf", "ragged",
+     dict(num_layers=2, bidirectional=True, pooling="mean", dropout=0.2, recurrent_dropout=0.2)),
+    ("bidirectional, max, reset_before, sgd, callable", "clf", "ragged",
+     dict(bidirectional=True, pooling="max", reset_after=False, solver="sgd",
+          kernel_constraint=lambda w: 0.95 * w, global_clipnorm=0.5)),
+    ("tokens, bidirectional, lazy Adam", "clf", "tokens",
+     dict(embedding_dim=4, vocab_size=30, bidirectional=True, clipnorm=0.5)),
+    ("tokens, 2 layers, max, rmsprop", "clf", "tokens",
+     dict(embedding_dim=4, vocab_size=30, num_layers=2, pooling="max", solver="rmsprop")),
+    ("multilabel, 2 layers", "multilabel", "ragged", dict(num_layers=2, input_noise=0.1)),
+    ("regressor, bidirectional, mean", "reg", "dense",
+     dict(bidirectional=True, pooling="mean", alpha=0.01)),
+]  # fmt: skip
+
+
+@guarded("2-epoch fits of stacked / bidirectional / pooled / token models: cuda vs cpu")
+def check_model_configs(cuda, small):
+    from skgru import ConstrainedGRUClassifier, ConstrainedGRURegressor
+    from skgru.constraints import MaxNorm
+
+    N, T, F, U = (8, 4, 2, 3) if small else (96, 20, 4, 16)
+    rng = np.random.default_rng()
+    lengths = rng.integers(1, T + 1, N)
+    inputs = {
+        "dense": rng.normal(size=(N, T, F)),
+        "ragged": [rng.normal(size=(int(n), F)) for n in lengths],
+        "tokens": [rng.integers(1, 30, size=int(n)) for n in lengths],
+    }
+    labels = np.arange(N) % 3
+    targets = {
+        "clf": labels,
+        "multilabel": np.stack([labels == 0, labels != 1], axis=1).astype(int),
+        "reg": labels + 0.5,
+    }
+    for label, kind, data, extra in MODEL_CONFIGS:
+        X, y = inputs[data], targets[kind]
+        cls = ConstrainedGRURegressor if kind == "reg" else ConstrainedGRUClassifier
+        for dtype, tol in (("float64", 1e-8), ("float32", 2e-3)):
+            kw = dict(
+                units=U, max_iter=2, batch_size=max(3, N // 4), dtype=dtype, random_state=0,
+                learning_rate_init=0.02, recurrent_constraint=MaxNorm(0.8), **extra,
+            )  # fmt: skip
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cpu = cls(device="cpu", **kw).fit(X, y)
+                gpu = cls(device="cuda", **kw).fit(X, y)
+            for i, (a, b) in enumerate(zip(cpu.get_weights(), gpu.get_weights())):
+                check(f"{label} {dtype} weight {i}", b, a, tol)
+            predict = "predict" if kind == "reg" else "predict_proba"
+            got, want = getattr(gpu, predict)(X), getattr(cpu, predict)(X)
+            check(f"{label} {dtype} {predict}", got, want, tol)
 
 
 # -- part 2: timing ----------------------------------------------------------------
@@ -353,7 +406,7 @@ def time_skgru(cuda, wl, repeats, warmup, full):
     the fastest is reported."""
     from skgru.data._sequences import Sequences
     from skgru.engine._config import TrainConfig
-    from skgru.engine._cuda_backend import CUDATrainer
+    from skgru.engine._devices import make_trainer
     from skgru.kernels.cuda import _kernels as _cuda
     from skgru.model._network import init_params
     from skgru.training._optimizers import make_optimizer
@@ -370,7 +423,7 @@ def time_skgru(cuda, wl, repeats, warmup, full):
     opt = make_optimizer(
         "adam", params, learning_rate_init=1e-3, momentum=0.9, nesterovs_momentum=True
     )
-    trainer = CUDATrainer(params, opt, TrainConfig(), seqs, Y, w)
+    trainer = make_trainer("cuda", params, opt, TrainConfig(), seqs, Y, w)
     batches = [np.arange(i * B, (i + 1) * B) for i in range(n_batches)]
     step_rng = np.random.default_rng(1)
 
@@ -411,7 +464,6 @@ def time_skgru(cuda, wl, repeats, warmup, full):
             log(f"   {label}: {sweep[label]}")
     finally:
         _cuda.LAUNCH.update(saved)
-        trainer.close()
     best_train = max(sweep, key=lambda r: sweep[r]["train_seq_s"])
     best_infer = max(sweep, key=lambda r: sweep[r]["infer_seq_s"])
     return {
@@ -585,6 +637,7 @@ def main(argv=None):
         check_step_gradients(cuda, small)
         check_inference(cuda, small)
         check_fit(cuda, small)
+        check_model_configs(cuda, small)
     if not args.skip_timing:
         workloads = SMOKE_WORKLOADS if small else WORKLOADS
         full = not small

@@ -11,7 +11,8 @@ from ._recipes import (
 from ._streaming import GRUStream
 from ._text import SequenceVectorizer
 from .estimators import ConstrainedGRUClassifier, ConstrainedGRURegressor
-from .io import load_model, save_model, to_onnx
+from .io._onnx import to_onnx
+from .io._persistence import load_model, save_model
 
 __version__ = "0.1.0"
 

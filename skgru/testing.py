@@ -39,7 +39,7 @@ __all__ = [
     "sequence_batches",
 ]
 
-# Keras names of one GRU layer's weights and of the head, ``get_weights()`` order.
+# Keras names of a GRU block's weights and of the output layer, ``get_weights()`` order.
 _WEIGHT_NAMES = ("kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias")
 
 
@@ -202,7 +202,7 @@ def check_gradients(
     cross-entropy, or squared error for a regressor, plus the L2 term
     ``alpha``) on the whole of ``(X, y)``, at a
     float64 copy of the estimator's weights, with dropout and input noise off.
-    The analytic gradient comes from the CPU backend (the same code that
+    The analytic gradient comes from the CPU kernel set (the same code that
     trains); each numerical entry is ``(L(w + eps) - L(w - eps)) / (2 eps)``.
     The estimator is not modified.
 

@@ -25,6 +25,7 @@ if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
         allow_module_level=True,
     )
 
+from _cudasim import small_launch  # noqa: E402
 from numba import cuda  # noqa: E402
 from reference import gru_forward as ref_forward  # noqa: E402
 
@@ -33,7 +34,9 @@ from skgru.constraints import MaxNorm, MinMaxNorm, NonNeg, UnitNorm  # noqa: E40
 from skgru.data._sequences import Sequences  # noqa: E402
 from skgru.engine._config import TrainConfig  # noqa: E402
 from skgru.engine._devices import make_trainer, predict_logits  # noqa: E402
+from skgru.kernels.cpu import CPUKernelSet  # noqa: E402
 from skgru.kernels.cpu import _gru as _cpu
+from skgru.kernels.cuda import CUDAKernelSet  # noqa: E402
 from skgru.kernels.cuda import _kernels as _cuda  # noqa: E402
 from skgru.model._network import head_loss_grad, init_params  # noqa: E402
 from skgru.training._clipping import clip_gradients  # noqa: E402
@@ -41,29 +44,14 @@ from skgru.training._optimizers import RMSpropOptimizer, make_optimizer  # noqa:
 
 pytestmark = pytest.mark.cudasim
 
-SMALL_LAUNCH = {
-    "tile": 4,
-    "gemm_reg": 2,
-    "unit_threads": 4,
-    "rows_per_block": 2,
-    "threads": 16,
-    "max_blocks": 3,
-    "reduce_threads": 8,
-}
-
 # float64 agrees with the CPU to rounding (different summation orders).
 TOL = {np.float64: 1e-12, np.float32: 2e-5}
 
 
 @pytest.fixture(autouse=True)
-def small_launch():
-    saved = dict(_cuda.LAUNCH)
-    _cuda.LAUNCH.update(SMALL_LAUNCH)
-    _cuda.clear_cache()
-    yield
-    _cuda.LAUNCH.clear()
-    _cuda.LAUNCH.update(saved)
-    _cuda.clear_cache()
+def shrunken_launch():
+    with small_launch():
+        yield
 
 
 def _poisoned(shape, dtype):
@@ -510,7 +498,8 @@ def test_classifier_cuda_matches_cpu_and_repeats():
         np.testing.assert_array_equal(a, b)  # bitwise run to run
 
 
-def test_cuda_predict_logits_match_cpu():
+def test_cuda_predict_logits_match_cpu(monkeypatch):
+    monkeypatch.setattr(CUDAKernelSet, "inference_batch_size", 3)  # two batches
     X, _ = _tiny_data(seed=1, N=5)
     mask = np.ones(X.shape[:2], np.uint8)
     mask[1, 2:] = 0
@@ -556,13 +545,33 @@ def test_pickled_cuda_model_predicts_without_cuda(tmp_path):
     assert "ok" in res.stdout
 
 
-def test_stacked_layers_raise_clear_error_or_fall_back_with_auto():
+def test_device_cuda_never_runs_on_the_cpu(monkeypatch):
+    """Every layer, fit and predict, runs on the CUDA kernel set with device='cuda'."""
+
+    def no_cpu(*args, **kwargs):
+        raise AssertionError("a CPU kernel ran with device='cuda'")
+
+    for name in ("layer_forward", "layer_backward", "head_step", "logits"):
+        monkeypatch.setattr(CPUKernelSet, name, no_cpu)
     X, y = _tiny_data(N=4)
-    clf = ConstrainedGRUClassifier(units=3, max_iter=1, num_layers=2, device="cuda")
-    with pytest.raises(ValueError, match="num_layers"):
-        clf.fit(X, y)
-    kw = dict(units=3, max_iter=1, num_layers=2, random_state=0, dtype="float64")
+    kw = dict(units=3, max_iter=1, num_layers=2, bidirectional=True, pooling="max")
     with pytest.warns(Warning):
+        clf = ConstrainedGRUClassifier(device="cuda", dtype="float64", **kw).fit(X, y)
+    assert clf.predict_proba(X).shape == (4, 3)
+
+
+def _not_elementwise(w):
+    return w / np.linalg.norm(w)
+
+
+def test_non_elementwise_callable_raises_with_cuda_and_warns_with_auto():
+    """The one choice of kernel set: a missing primitive is an error or a stated fallback."""
+    X, y = _tiny_data(N=4)
+    kw = dict(units=3, max_iter=1, kernel_constraint=_not_elementwise, random_state=0)
+    with pytest.raises(ValueError, match="elementwise"):
+        ConstrainedGRUClassifier(device="cuda", **kw).fit(X, y)
+    kw["dtype"] = "float64"
+    with pytest.warns(UserWarning, match="running on the CPU"):
         auto = ConstrainedGRUClassifier(device="auto", **kw).fit(X, y)
     with pytest.warns(Warning):
         cpu = ConstrainedGRUClassifier(device="cpu", **kw).fit(X, y)

@@ -32,5 +32,5 @@ class TrainConfig:
     num_layers: int = 1
     bidirectional: bool = False
     # CPU threads for the kernels (batch row ranges / step blocks); the CUDA
-    # backend ignores it.
+    # kernel set ignores it.
     n_threads: int = 1

@@ -14,7 +14,10 @@ import os
 import sys
 import warnings
 
+import numpy as np
+
 from ..kernels.cpu._kernel_set import CPUKernelSet
+from ..training._constraints import plan
 from ._predictor import predict_logits as _predict_logits
 from ._trainer import Trainer
 
@@ -42,7 +45,7 @@ def _cuda_problem():
 
         if not cuda.is_available():
             return "no CUDA GPU is available to numba"
-        from . import _cuda_backend  # noqa: F401
+        from ..kernels import cuda as _cuda_kernels  # noqa: F401
     except Exception as exc:  # driver or import errors mean "no usable GPU"
         return f"numba's CUDA target could not be used ({type(exc).__name__}: {exc})"
     return None
@@ -53,24 +56,30 @@ def cuda_available():
     return _cuda_problem() is None
 
 
-def kernel_set(device, config, dtype, *, training):
-    """The kernel set for ``device`` in ``{"auto", "cpu", "cuda"}``.
+def kernel_set(device, config, params, *, training):
+    """The kernel set for ``device`` in ``{"auto", "cpu", "cuda"}`` and a model's weights.
 
     ``training`` says whether it is for a fit (``device="cuda"`` without a
     usable GPU is then an error) or for a prediction (a warning, and the CPU).
     """
     if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}.")
-    cpu = CPUKernelSet(dtype, config.n_threads)
+    dtype = params[-1].dtype
     if device == "cpu":
-        return cpu
+        return CPUKernelSet(dtype, config.n_threads)
     problem = _cuda_problem()
     if problem is None:
-        from ._cuda_backend import CUDABackend
+        from ..kernels.cuda import CUDAKernelSet
 
-        missing = CUDABackend.missing(config)
+        k = 1 if config.embedding else 0
+        units = params[k + 1].shape[0]
+        checks = []
+        if training:
+            constraints = list(config.constraints) + [None] * len(params)
+            checks = [(plan(c, np.ndim(p)), p) for c, p in zip(constraints, params)]
+        missing = CUDAKernelSet.missing(dtype, units, checks)
         if not missing:
-            return CUDABackend()
+            return CUDAKernelSet(dtype)
         problem = f"the CUDA kernels lack {missing}"
         if device == "auto":
             warnings.warn(
@@ -78,9 +87,9 @@ def kernel_set(device, config, dtype, *, training):
                 UserWarning,
                 stacklevel=3,
             )
-            return cpu
+            return CPUKernelSet(dtype, config.n_threads)
     if device == "auto":
-        return cpu
+        return CPUKernelSet(dtype, config.n_threads)
     if training:
         raise ValueError(
             f"device='cuda' was requested but {problem} (install the extra with "
@@ -91,20 +100,16 @@ def kernel_set(device, config, dtype, *, training):
         UserWarning,
         stacklevel=3,
     )
-    return cpu
+    return CPUKernelSet(dtype, config.n_threads)
 
 
 def make_trainer(device, params, optimizer, config, seqs, Y, w):
     """A trainer for one fit on the kernel set :func:`kernel_set` chooses."""
-    ks = kernel_set(device, config, params[-1].dtype, training=True)
-    if not isinstance(ks, CPUKernelSet):
-        return ks.make_trainer(params, optimizer, config, seqs, Y, w)
+    ks = kernel_set(device, config, params, training=True)
     return Trainer(ks, params, optimizer, config, seqs, Y, w)
 
 
 def predict_logits(device, params, seqs, config, fitted=False):
     """The output layer's values for ``seqs`` on the kernel set :func:`kernel_set` chooses."""
-    ks = kernel_set(device, config, params[-1].dtype, training=False)
-    if not isinstance(ks, CPUKernelSet):
-        return ks.predict_logits(params, seqs, config, fitted=fitted)
+    ks = kernel_set(device, config, params, training=False)
     return _predict_logits(ks, params, seqs, config, fitted=fitted)

@@ -66,19 +66,13 @@ class Trainer:
             ks.zeros_like(self.E) if self.train_embedding and not self.sparse else None
         )
         self._adopt_optimizer_state()
-        layout = split_params(
-            [None] * first + list(self.params.arrays),
-            self.embedding,
-            config.num_layers,
-            config.bidirectional,
-        )
-        _, self.blocks, self.Wd, self.bd = layout
-        _, self.grad_blocks, self.gWd, self.gbd = split_params(
-            [None] * first + list(self.grads.arrays),
-            self.embedding,
-            config.num_layers,
-            config.bidirectional,
-        )
+
+        def layout(group):
+            arrays = [None] * first + list(group.arrays)
+            return split_params(arrays, self.embedding, config.num_layers, config.bidirectional)
+
+        _, self.blocks, self.Wd, self.bd = layout(self.params)
+        _, self.grad_blocks, self.gWd, self.gbd = layout(self.grads)
         # The L2 term (MLPClassifier's: kernels, not biases; not the embedding).
         blocks = [b for layer in self.blocks for b in layer]
         grads = [g for layer in self.grad_blocks for g in layer]
@@ -212,7 +206,7 @@ class Trainer:
         if cfg.alpha > 0:
             ks.l2_terms(self._penalised, self._l2)
         d_pooled = ks.head_step(
-            pooled, self.Wd, self.bd, self.data, idx, handle, w_sum, cfg.out_activation,
+            pooled, self.Wd, self.bd, self.data, batch, w_sum, cfg.out_activation,
             cfg.alpha, self._l2, self.gWd, self.gbd, acc,
         )  # fmt: skip
         dOut, d_final = ks.pool_backward(d_pooled, batch.mask, cfg.pooling, aux, batch.T)

@@ -219,6 +219,34 @@ class _BaseGRU(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             self.__dict__.update(saved)
             raise
 
+    def _validation_split(self, n_samples, stratify):
+        """``(train_idx, val_idx)``: ``validation_fraction`` held out, stratified by ``stratify``.
+
+        A stratified split that cannot be made (a class too rare) falls back
+        to a plain one, as scikit-learn's MLP does.
+        """
+        # sklearn.model_selection costs 30 ms of import time: only when needed.
+        from sklearn.model_selection import train_test_split
+
+        idx = np.arange(n_samples)
+        rs = check_random_state(self.random_state)
+        try:
+            train_idx, val_idx = train_test_split(
+                idx, test_size=self.validation_fraction, random_state=rs, stratify=stratify
+            )
+        except ValueError:
+            if stratify is None:
+                raise
+            train_idx, val_idx = train_test_split(
+                idx, test_size=self.validation_fraction, random_state=rs
+            )
+        if len(val_idx) < 2:
+            raise ValueError(
+                "The validation set is too small: it has fewer than 2 samples. "
+                "Increase validation_fraction or provide more data."
+            )
+        return train_idx, val_idx
+
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
             return min(200, n_samples)
@@ -516,10 +544,6 @@ class _BaseGRU(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         """
         check_is_fitted(self, "_weights")
         return [p.copy() for p in self._weights]
-
-    @property
-    def _has_embedding(self):
-        return self.embedding_dim is not None
 
     def set_weights(self, weights):
         """Set the weights from NumPy arrays in Keras order (see :meth:`get_weights`).

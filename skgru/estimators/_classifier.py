@@ -6,7 +6,7 @@ import numpy as np
 from scipy.special import log_expit
 from sklearn.base import ClassifierMixin
 from sklearn.exceptions import DataConversionWarning
-from sklearn.utils import check_random_state, compute_sample_weight
+from sklearn.utils import compute_sample_weight
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -25,12 +25,13 @@ __all__ = ["ConstrainedGRUClassifier"]
 class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
     """GRU classifier with weight, noise and gradient constraints.
 
-    One GRU layer (Cho et al. 2014; the equations of Keras and PyTorch, see
-    the "GRU equations" page) reads each sequence, and a dense layer on its
-    last state gives class probabilities (logistic for two classes, softmax
-    otherwise). Training minimises the (sample- and class-weighted) mean
-    cross-entropy with Adam, SGD or RMSprop. Weight constraints are projected
-    after every optimizer step, as in Keras.
+    A GRU (Cho et al. 2014; the equations of Keras and PyTorch, see the "GRU
+    equations" page), or a stack of them, optionally bidirectional, reads each
+    sequence, and a dense layer on its pooled states (the last one by
+    default) gives class probabilities (logistic for two classes and for each
+    label of a multilabel target, softmax otherwise). Training minimises the
+    (sample- and class-weighted) mean cross-entropy with Adam, SGD or RMSprop.
+    Weight constraints are projected after every optimizer step, as in Keras.
 
     Parameters
     ----------
@@ -103,7 +104,10 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
     dtype : {"float32", "float64"}, default="float32"
         Precision of weights and computation.
     device : {"auto", "cpu", "cuda"}, default="auto"
-        Where training runs; ``"auto"`` uses CUDA when numba sees a GPU.
+        Where training and prediction run. ``"auto"`` uses CUDA when numba
+        sees a GPU that can run the model, else the CPU; ``"cuda"`` requires
+        one (``fit`` raises without it; a model fitted there predicts on the
+        CPU with a warning where there is none). See the GPU guide.
     n_jobs : int or None, default=None
         Threads for the CPU kernels in ``fit`` and ``predict``: each batch is
         split into row ranges that run through the recurrence on separate
@@ -492,25 +496,9 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
             seqs_val = self._validate_X(X_val, reset=False)
             val = (seqs_val, self._validate_y(y_val, seqs_val.n_samples), None)
         elif self.early_stopping and not incremental:
-            # sklearn.model_selection costs 30 ms of import time: only when needed.
-            from sklearn.model_selection import train_test_split
-
-            idx = np.arange(seqs.n_samples)
-            stratify = None if self._multilabel else y
-            rs = check_random_state(self.random_state)
-            try:
-                train_idx, val_idx = train_test_split(
-                    idx, test_size=self.validation_fraction, random_state=rs, stratify=stratify
-                )
-            except ValueError:
-                train_idx, val_idx = train_test_split(
-                    idx, test_size=self.validation_fraction, random_state=rs
-                )
-            if len(val_idx) < 2:
-                raise ValueError(
-                    "The validation set is too small: it has fewer than 2 samples. "
-                    "Increase validation_fraction or provide more data."
-                )
+            train_idx, val_idx = self._validation_split(
+                seqs.n_samples, None if self._multilabel else y
+            )
             val = (seqs.take(val_idx), y[val_idx], w[val_idx])
             seqs, y, w = seqs.take(train_idx), y[train_idx], w[train_idx]
         Y = self._encode_y(y)

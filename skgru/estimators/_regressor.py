@@ -2,7 +2,6 @@
 
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight
 
 from ._base import _BaseGRU
@@ -241,20 +240,7 @@ best_validation_score_, n_iter_, t_, n_features_in_, n_step_features_
             seqs_val = self._validate_X(X_val, reset=False)
             val = (seqs_val, self._validate_targets(y_val, seqs_val.n_samples), None)
         elif self.early_stopping and not incremental:
-            # sklearn.model_selection costs 30 ms of import time: only when needed.
-            from sklearn.model_selection import train_test_split
-
-            idx = np.arange(seqs.n_samples)
-            train_idx, val_idx = train_test_split(
-                idx,
-                test_size=self.validation_fraction,
-                random_state=check_random_state(self.random_state),
-            )
-            if len(val_idx) < 2:
-                raise ValueError(
-                    "The validation set is too small: it has fewer than 2 samples. "
-                    "Increase validation_fraction or provide more data."
-                )
+            train_idx, val_idx = self._validation_split(seqs.n_samples, None)
             val = (seqs.take(val_idx), Y[val_idx], w[val_idx])
             seqs, Y, w = seqs.take(train_idx), Y[train_idx], w[train_idx]
         Y = Y.astype(np.dtype(self.dtype))

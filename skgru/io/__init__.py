@@ -1,6 +1,6 @@
-"""Moving fitted models in and out: skgru's own file format, PyTorch names, ONNX."""
+"""Moving fitted models in and out: skgru's own file format, PyTorch names, ONNX.
 
-from ._onnx import to_onnx
-from ._persistence import load_model, save_model
-
-__all__ = ["load_model", "save_model", "to_onnx"]
+The public functions are :func:`skgru.save_model`, :func:`skgru.load_model`
+and :func:`skgru.to_onnx`; this package imports nothing itself, so the
+estimators can use its name mapping (``_interop``) without a cycle.
+"""

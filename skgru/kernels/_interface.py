@@ -44,9 +44,11 @@ class Batch:
     """A batch gathered for the layers.
 
     ``X (T, B, F)`` is the first layer's input (embedded and noised), ``mask
-    (T, B)`` the valid steps; ``ids`` and ``mask_host`` are the host's token
-    ids and mask ``(T, B)`` (token input only, for the embedding's gradient
-    rows and the projected-embedding tables).
+    (T, B)`` the valid steps; with token input ``ids`` are the batch's ids
+    ``(T, B)`` in the kernel set's arrays and ``ids_host``, ``mask_host``
+    host copies of the ids and the mask (for the embedding's gradient rows).
+    ``idx`` are the batch's sample indices and ``handle`` whatever the kernel
+    set made of them (training only).
     """
 
     X: object
@@ -54,7 +56,10 @@ class Batch:
     T: int
     B: int
     ids: object = None
+    ids_host: object = None
     mask_host: object = None
+    idx: object = None
+    handle: object = None
 
 
 @dataclass
@@ -215,9 +220,9 @@ class KernelSet(ABC):
         """``(dOut (T, B, C) or None, d_final (B, C) or None)``."""
 
     @abstractmethod
-    def head_step(self, pooled, Wd, bd, data, idx, handle, w_sum, out_activation,
+    def head_step(self, pooled, Wd, bd, data, batch, w_sum, out_activation,
                   alpha, l2, gWd, gbd, acc):  # fmt: skip
-        """Logits, the loss and its gradients for a training batch.
+        """Logits, the loss and its gradients for the training :class:`Batch` ``batch``.
 
         Writes the output layer's gradients into ``gWd``, ``gbd`` and adds the
         batch's weighted loss (``(mean loss + alpha / 2 * sum(l2) / w_sum) *

@@ -40,7 +40,7 @@ from numba.extending import intrinsic
 # registers unless a function asks for more ("prefer-256-bit" tuning, against
 # the clock drop of 512-bit code on older Xeons). The gate loops are long
 # chains of multiply-adds and three divisions per unit; with 512-bit vectors
-# they ran 1.35-1.5x faster in a flat loop on this Emerald Rapids host, the
+# they ran 1.35-1.5x faster in a flat loop on an AVX-512 machine, the
 # same bits (each lane computes what it did; no reductions). numba sets no
 # per-function target options, so ``wide_vectors()``, called at the top of a
 # kernel, adds LLVM's string attributes to the function being compiled

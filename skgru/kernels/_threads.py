@@ -12,13 +12,12 @@ import queue
 import threading
 from contextlib import contextmanager
 
-# BLAS threads inside the kernels. The per-step products of a GRU are small
-# ((B, U) x (U, 3U)); with 2 OpenBLAS threads on a busy 2-core machine they ran
-# 25x slower than with one (a (64,128)x(128,384) product: 33 ms vs 1.1 ms per
-# call, benchmarks/NOTES.md), because OpenBLAS's spinning threads fight every
-# other process. With one BLAS thread per fit, GridSearchCV(n_jobs=2) also
-# cannot oversubscribe (processes x BLAS threads <= cores). SKGRU_BLAS_THREADS
-# overrides it (an int; 0 = leave BLAS alone).
+# BLAS threads inside the kernels. The per-step products of a GRU are small ((B, U) x (U, 3U)); with
+# 2 OpenBLAS threads on a busy 2-core machine they ran 25x slower than with one (a
+# (64,128)x(128,384) product: 33 ms vs 1.1 ms per call; benchmarks/NOTES.md, "BLAS held to one
+# thread inside fit / predict"), because OpenBLAS's spinning threads fight every other process. With
+# one BLAS thread per fit, GridSearchCV(n_jobs=2) also cannot oversubscribe (processes x BLAS
+# threads <= cores). SKGRU_BLAS_THREADS overrides it (an int; 0 = leave BLAS alone).
 BLAS_THREADS = int(os.environ.get("SKGRU_BLAS_THREADS", "1") or 0) or None
 
 _CONTROLLER = None

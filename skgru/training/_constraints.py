@@ -1,12 +1,12 @@
 """Weight constraints: projections applied to a weight after each update.
 
-The formulas follow Keras 3 (``keras/src/constraints/constraints.py``) exactly,
-see SPEC section 3.1. Every norm is ``n = sqrt(sum(w**2, axis, keepdims=True))``
+The formulas follow Keras 3 (``keras/src/constraints/constraints.py``) exactly
+(``docs/user_guide/constraints.rst``). Every norm is ``n = sqrt(sum(w**2, axis, keepdims=True))``
 and the fuzz factor ``_EPSILON = 1e-7`` is *always* added to the denominator, so
 even a column already inside the allowed range is multiplied by ``n / (n + eps)``.
 Matching Keras to float rounding needs that same eps.
 
-For the GRU tensors (SPEC 3.1) ``axis=0`` means one norm per column: per gate
+For the GRU tensors ``axis=0`` means one norm per column: per gate
 and unit for the ``(input_dim, 3U)`` kernel and the ``(U, 3U)`` recurrent
 kernel, ``b_i[j]`` paired with ``b_h[j]`` for the ``(2, 3U)`` bias, and the
 whole vector for a ``(3U,)`` bias.
@@ -95,7 +95,7 @@ class Constraint:
     arguments of ``__init__``, which only stores them.
 
     Calling a constraint never modifies its input; use
-    :func:`skgru._constraints.apply_constraint` to project a weight in place.
+    :func:`skgru.training._constraints.apply_constraint` to project a weight in place.
 
     Examples
     --------

@@ -38,14 +38,15 @@ from .._numba import GATE_FASTMATH, njit, scalar
 # float32 transcendentals that LLVM can vectorize.
 #
 # libm's tanhf/expf are scalar calls (about 16 ns per tanh, measured on the
-# 2-core development machine) and the llvmlite wheels have no SVML, so the gate
+# 2-core x86 machine) and the llvmlite wheels have no SVML, so the gate
 # loop of the forward pass was bound by them. For float32 we use the rational
 # tanh of Eigen / XLA (``generic_fast_tanh_float``: odd degree-13 numerator,
 # even degree-6 denominator, input clamped to +-7.905 where it rounds to +-1):
 # plain multiply/add/divide/select, vectorized with AVX2/AVX-512 under
 # ``error_model="numpy"`` (about 18x faster than libm tanh in a loop, measured
-# in benchmarks/NOTES.md). Its error is a few float32 ulps (max abs and rel
-# error 3.6e-7 on [-20, 20]; tests/test_fastmath.py bounds it). The logistic is
+# in benchmarks/NOTES.md, "Vectorizable float32 tanh / sigmoid"). Its error is a
+# few float32 ulps (max abs and rel error 3.6e-7 on [-20, 20];
+# tests/test_fastmath.py bounds it). The logistic is
 # ``0.5 * tanh(0.5 x) + 0.5`` (absolute error < 3e-7). float64 keeps the exact
 # libm functions, so the float64 path still matches the oracle to rounding.
 # --------------------------------------------------------------------------- #
@@ -170,12 +171,11 @@ def _flush_tiny(x):
 
 @overload(_flush_tiny)
 def _flush_tiny_impl(x):
-    # BPTT multiplies the state gradient by z < 1 at every step, so over long
-    # sequences it decays into subnormal numbers, which x86 handles in
-    # microcode at ~100x the cost (no FTZ/DAZ in numba or OpenBLAS): W4
-    # (B64 T200 H64) spent 1.8-3.4 s in one backward pass before this flush
-    # (benchmarks/NOTES.md). Flushing |g| below 1e-30 (float32; 1e-300 for
-    # float64, far below anything the float64 oracle tests resolve) keeps every
+    # BPTT multiplies the state gradient by z < 1 at every step, so over long sequences it decays
+    # into subnormal numbers, which x86 handles in microcode at ~100x the cost (no FTZ/DAZ in numba
+    # or OpenBLAS): W4 (B64 T200 H64) spent 1.8-3.4 s in one backward pass before this flush
+    # (benchmarks/NOTES.md, "Flush tiny state gradients in BPTT"). Flushing |g| below 1e-30
+    # (float32; 1e-300 for float64, far below anything the float64 oracle tests resolve) keeps every
     # downstream product normal and changes results by < 1e-30 absolute.
     tiny = np.float32(1e-30) if isinstance(x, types.Float) and x.bitwidth == 32 else 1e-300
 
@@ -371,7 +371,7 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
 
     Token input at inference may pass ``table (V, 3U)``, the input
     projections of the whole vocabulary (``E @ W`` row by row, see
-    :func:`skgru._cpu_stack.projected_embedding`), and the time-major token
+    :func:`skgru.kernels.cpu._kernel_set.projected_embedding`), and the time-major token
     ids ``(T, B)``: each step then reads its rows' projections from the
     table instead of multiplying (``X`` is not read; the rows are read in
     place: a copy of them per step cost more than the product it replaced,
@@ -782,7 +782,7 @@ _ROW_BLOCK = 16
 # on 1-4 BLAS threads (tests/test_fastmath.py; benchmarks/NOTES.md, "Per-step
 # products kept in OpenBLAS's small-matrix kernel; 48-row packed blocks").
 _ROW_BLOCK_LARGE = 48
-# OpenBLAS's small-matrix kernel (the SkylakeX kernels this machine runs)
+# OpenBLAS's small-matrix kernel (its SkylakeX kernels, on AVX-512 machines)
 # takes a product only while rows * K * N <= 100**3; one row more and the
 # call goes through the packed path, 2-7x slower at these sizes (measured:
 # float32 (16, 128, 488) 119 GFLOP/s, (16, 128, 489) 53; (4, 256, 976) 109,
@@ -930,7 +930,7 @@ def adam_rows(param, m, v, rows, grad_rows, b1, c1, b2, c2, neg_lr, eps, g_min, 
 
     The scalars come in the arrays' dtype (``c1 = 1 - beta_1``, ``c2 = 1 -
     beta_2``, ``neg_lr = -lr_t``), and every element takes the operations of
-    :meth:`skgru._optimizers.AdamOptimizer._adam` in the same order, so the
+    :func:`skgru.kernels.cpu._updates.adam` in the same order, so the
     result is bitwise the NumPy one, without its gathered copies of the rows
     and temporaries (several arrays of the batch's embedding rows, which set
     the peak memory of a text fit).

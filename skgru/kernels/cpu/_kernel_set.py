@@ -18,7 +18,7 @@ computed in float64.
 
 Scratch arrays come from a :class:`Workspace` kept for a whole fit: fresh
 arrays of this size (W3: over 100 MB per batch) cost more in page faults than
-some of the arithmetic (``benchmarks/NOTES.md``).
+some of the arithmetic (``benchmarks/NOTES.md``, "Workspaces kept between batches").
 """
 
 import math
@@ -250,9 +250,9 @@ class CPUKernelSet(KernelSet):
         Xv, mask = time_major_batch(data[0], idx)
         T, B = mask.shape
         if E is None:
-            return Batch(np.ascontiguousarray(Xv, dtype=self.dtype), mask, T, B)
+            return Batch(np.ascontiguousarray(Xv, dtype=self.dtype), mask, T, B, idx=idx)
         X = np.ascontiguousarray(self._embed(E, Xv), dtype=self.dtype)
-        return Batch(X, mask, T, B, ids=Xv, mask_host=mask)
+        return Batch(X, mask, T, B, ids=Xv, ids_host=Xv, mask_host=mask, idx=idx)
 
     def add_noise(self, X, noise):
         X += noise
@@ -261,7 +261,7 @@ class CPUKernelSet(KernelSet):
         Xv, mask = time_major_batch(seqs, idx, dense=dense)
         T, B = mask.shape
         if seqs.is_tokens:
-            return Batch(None, mask, T, B, ids=Xv, mask_host=mask)
+            return Batch(None, mask, T, B, ids=Xv, ids_host=Xv, mask_host=mask)
         return Batch(np.ascontiguousarray(Xv, dtype=self.dtype), mask, T, B)
 
     def embed(self, E, batch):
@@ -401,9 +401,10 @@ class CPUKernelSet(KernelSet):
         np.put_along_axis(dOut, arg[None], np.where(any_valid, d_pooled, 0)[None], axis=0)
         return dOut, None
 
-    def head_step(self, pooled, Wd, bd, data, idx, handle, w_sum, out_activation,
+    def head_step(self, pooled, Wd, bd, data, batch, w_sum, out_activation,
                   alpha, l2, gWd, gbd, acc):  # fmt: skip
         _, Y, w = data
+        idx = batch.idx
         logits = pooled @ Wd + bd
         loss, dlogits, _ = head_loss_grad(logits, Y[idx], w[idx], out_activation)
         gWd[...] = pooled.T @ dlogits
@@ -477,7 +478,7 @@ class CPUKernelSet(KernelSet):
 
     def embedding_rows(self, dX, batch):
         valid = batch.mask_host.astype(bool)
-        rows, inverse = np.unique(batch.ids[valid], return_inverse=True)
+        rows, inverse = np.unique(batch.ids_host[valid], return_inverse=True)
         grad_rows = np.zeros((len(rows), dX.shape[2]), dtype=self.dtype)
         # All steps valid (no padding): the rows in the same order without a copy.
         dX_valid = dX.reshape(-1, dX.shape[2]) if valid.all() else dX[valid]
