@@ -134,11 +134,9 @@ _TEXT_GRU = {
 
 
 # Weight of the GRU's probabilities in the vote (the TF-IDF model has the
-# rest). On the later fifth of each 20 Newsgroups training class, held out
-# from models fitted on the earlier four fifths (a time-ordered split inside
-# the training split), 0.3 scored best of 0.2-0.5: 0.912, against 0.900 for
-# the TF-IDF model alone and 0.879 for the GRU alone (benchmarks/NOTES.md,
-# "Accuracy on real data").
+# rest): the best of 0.2-0.5 on a time-ordered holdout inside the 20
+# Newsgroups training split (benchmarks/NOTES.md, "Text: a time-ordered
+# holdout, and the vote").
 _TEXT_GRU_WEIGHT = 0.3
 
 
