@@ -147,9 +147,16 @@ def test_kernels_sum_to_zero_so_a_level_shift_changes_nothing_inside():
 def test_auto_settings_follow_the_median_length():
     X = np.zeros((4, 300, 1)) + np.random.default_rng(0).normal(size=(4, 300, 1))
     conv = DilatedConvolutions(random_state=0).fit(X)
-    assert conv.dilations_ == tuple(d for d in (1, 2, 4, 8, 16, 32) if d <= (300 - 1) / 8)
+    assert conv.dilations_ == (1, 2, 4, 8, 16, 32)  # 64 > (300 - 1) / 8
     assert conv.pool_size_ == int(np.ceil(300 / 80))
     assert conv.n_output_features_ == 84 * len(conv.dilations_)
+
+
+def test_auto_dilations_stop_at_max_dilations():
+    X = np.random.default_rng(1).normal(size=(2, 1460, 1))
+    assert DilatedConvolutions(n_kernels=2).fit(X).dilations_ == tuple(2**k for k in range(8))
+    conv = DilatedConvolutions(n_kernels=2, max_dilations=3).fit(X)
+    assert conv.dilations_ == (1, 2, 4)
 
 
 def test_float32_preserved_and_2d_read_as_univariate():

@@ -69,10 +69,11 @@ fig.tight_layout()
 # GRU (see :ref:`preprocessing`): :class:`~skgru.preprocessing.SequenceScaler`
 # z-normalises each series, :class:`~skgru.preprocessing.DilatedConvolutions`
 # convolves it with MiniRocket's 84 shape kernels at six dilations (1 to 32
-# steps between taps), cuts the responses at a bias drawn from the training
-# data (ReLU) and max-pools them to about 80 steps. Nothing in the front-end
-# is learnt by gradient descent; the GRU (32 units, max-pooling over time)
-# learns which shapes matter and in which order they come.
+# steps between taps) and pools the responses to about 80 steps, each step
+# giving the proportion of its block where a response is above a bias drawn
+# from the training data. Nothing in the front-end is learnt by gradient
+# descent; the GRU (128 units, dropout 0.2 on its inputs, max-pooling over
+# time) learns which shapes matter and in which order they come.
 #
 # In the quick mode of the documentation build (``SKGRU_DOCS_QUICK=1``) the
 # GRU trains for 5 epochs only: **the accuracy printed then means nothing**.

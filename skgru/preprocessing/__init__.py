@@ -10,7 +10,8 @@ arrays) and returns the same kind, so they chain in a
 * :class:`WindowStacker`: windows of consecutive steps stacked as features;
 * :class:`SequenceResampler`: fewer steps by a factor, or a fixed length;
 * :class:`DilatedConvolutions`: a fixed convolutional front-end (dilated
-  shape detectors, ReLU, max-pooling) that shortens long series;
+  shape detectors, pooled as proportions of positive values or maxima)
+  that shortens long series;
 * :func:`stack_windows`: the plain function behind the demo's windows.
 """
 

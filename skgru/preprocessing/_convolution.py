@@ -130,8 +130,10 @@ class DilatedConvolutions(_SequenceTransformer):
         the widest kernel spans the sequence), and at most ``max_dilations``
         of them.
 
-    max_dilations : int, default=6
-        Number of dilations ``"auto"`` chooses at most (6: up to 32).
+    max_dilations : int, default=8
+        Number of dilations ``"auto"`` chooses at most (8: up to 128, so
+        that on series of up to about 1,000 steps the widest kernel spans
+        the series, as MiniRocket's widest does).
 
     n_kernels : int in [1, 84], default=84
         Kernels used at each dilation: all 84, or a random subset.
@@ -212,7 +214,7 @@ class DilatedConvolutions(_SequenceTransformer):
     def __init__(
         self,
         dilations="auto",
-        max_dilations=6,
+        max_dilations=8,
         n_kernels=84,
         pool_size="auto",
         pooling="ppv",
