@@ -1,36 +1,60 @@
-"""Side-by-side CPU benchmark: skgru vs PyTorch ``nn.GRU`` (and Keras, if present).
+"""Side-by-side CPU benchmark: skgru against PyTorch, Keras and onnxruntime, each at its best.
 
 Usage::
 
-    python benchmarks/bench_cpu.py [--quick] [--rounds N] [--peers torch,keras]
+    python benchmarks/bench_cpu.py [--quick] [--rounds N] [--labels skgru,torch,...]
                                    [--workloads W1,W2] [--baseline PATH]
+                                   [--no-crosscheck] [--no-memory]
 
-Every framework runs in its own long-lived worker process (so imports and
-thread pools never mix); the driver asks the workers for one timing sample at a
-time, interleaving frameworks and workloads round by round, so machine noise
-(this is a shared 2-core machine) hits all of them alike. Ratios are computed
-per round (skgru / peer in the same round) and reported as median [min-max].
+What runs (float32, 2 threads, Adam, 5-class softmax head on the last state,
+one batch of fixed data per workload):
 
-Measured, float32, 2 threads, Adam, 5-class softmax head, last state:
+* ``skgru``: the public API, ``fit`` (the batch repeated 4 times, ``batch_size``
+  one batch, several epochs per call) and ``predict_proba``, with the default
+  ``n_jobs`` (all the cores the process may use: 2 here);
+* ``skgru-step``: the trainer's step function on the batch (training only);
+* ``torch`` / ``torch1``: ``nn.GRU`` on 2 threads and on 1, flush-to-zero on;
+  inference under ``torch.inference_mode``;
+* ``keras`` / ``keras-xla``: Keras 3 on TensorFlow, ``train_on_batch`` and a
+  ``tf.function`` of the model, intra- and inter-op threads 2; without XLA
+  (Keras's default for this model) and with ``jit_compile=True``. They run in
+  the interpreter named by ``SKGRU_BENCH_KERAS_PYTHON`` (default: this one),
+  so TensorFlow's pins never touch the development environment;
+* ``ort-skgru`` / ``ort-torch`` (inference only): onnxruntime on 2 intra-op
+  threads running skgru's ``to_onnx`` model and PyTorch's exported GRU.
 
-* training throughput: forward + backward + optimizer step on a fixed batch
-  after warm-up (skgru: the CPU trainer's ``step``), in sequences per second;
-* inference throughput: class probabilities for the batch (skgru:
-  ``predict_proba`` of a fitted estimator);
-* peak memory: a fresh process per (framework, workload) runs a few training
-  and inference steps; ``ru_maxrss`` (whole process) and its growth over the
-  post-import, post-data baseline;
-* the float32 GEMM roofline: numpy 2048^3 matmul in the driver, before and
-  after the rounds; each workload's achieved GFLOP/s and % of it.
+The best peer of a cell is the fastest of these peer configurations in the
+same round.
 
-``--baseline PATH`` adds a worker ``skgru@base`` importing skgru from another
-checkout (e.g. a ``git worktree`` of an older commit), for A/B kernel work.
+How (each choice was measured; ``benchmarks/NOTES.md``, "A fair harness"):
 
-``--peers keras`` runs Keras in the interpreter named by ``SKGRU_BENCH_KERAS_PYTHON``
-(default: this one), since TensorFlow may want other numpy versions than the
-dev environment. Peers are never dependencies of skgru.
+* one fresh process per (configuration, workload, mode), one at a time, so no
+  other framework's threads, memory or caches are alive while a cell runs;
+* in that process: build, 3 calls (compilation, tracing), a warm-up of at
+  least ``--warmup`` seconds whose calls calibrate the repetitions, then
+  ``--samples`` timed samples of about ``--target`` seconds; the cell's
+  figure is the median sample (the first and second halves are reported to
+  show that it was steady);
+* rounds: every cell once per round, configurations in a rotated order;
+  ratios are taken per round (skgru / best peer of the same round) and
+  reported as median [min-max] over rounds;
+* the cross-check: every peer cell is measured once more, alone in a fresh
+  process with a different protocol (one continuous timed loop, no
+  calibration, no samples), in the middle of the run; the table shows the
+  harness figure's distance from it, and the run says when it is over 10 %;
+* the machine: the 1-minute load average at each cell's start and the CPU
+  time that other processes used while it ran (``/proc/stat`` minus the
+  cell's own), so a loaded run is visible as such;
+* the float32 GEMM roofline (numpy 2048^3, 2 threads) before, between and
+  after the rounds; the targets' roofline rule uses its median;
+* peak training memory: a fresh process per (configuration, workload) runs
+  3 training steps (``skgru``: ``fit`` with 3 epochs of the one batch);
+  ``ru_maxrss``.
 
-Results: ``benchmarks/results/cpu.json`` and ``cpu.md`` (and ``cpu.png`` when
+``--baseline PATH`` adds ``skgru@base``, the public API of skgru imported
+from another checkout, for A/B work.
+
+Results: ``benchmarks/results/cpu.json``, ``cpu.md`` (and ``cpu.png`` when
 matplotlib is importable).
 """
 
@@ -43,15 +67,16 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 N_THREADS = 2
 N_CLASSES = 5
-# skgru's own threads (n_jobs), the same count the peers get; SKGRU_BENCH_THREADS
-# overrides it (e.g. 1 to measure the single-threaded kernels).
-SKGRU_THREADS = int(os.environ.get("SKGRU_BENCH_THREADS", N_THREADS))
+# skgru's fit sees the batch this many times per epoch (so an epoch's own
+# overhead is amortised as in a real fit of several batches).
+FIT_BATCHES = 4
 
 WORKLOADS = {
     "W1": {"B": 32, "T": 50, "F": 16, "H": 32, "vocab": None},
@@ -59,6 +84,14 @@ WORKLOADS = {
     "W3": {"B": 128, "T": 200, "F": 64, "H": 256, "vocab": None},
     "W4": {"B": 64, "T": 200, "F": 64, "H": 64, "vocab": 20000},
 }
+
+# skgru / best peer, the issue's targets; where a target needs more than
+# ROOFLINE_SHARE of the run's GEMM roofline, reaching that share counts.
+TARGETS = {
+    "train": {"W1": 8.0, "W2": 2.5, "W3": 1.5, "W4": 3.0},
+    "infer": {"W1": 4.0, "W2": 2.5, "W3": 2.0, "W4": 3.0},
+}
+ROOFLINE_SHARE = 0.8
 
 
 def describe(name):
@@ -74,24 +107,24 @@ def forward_flops(w):
     return T * (2 * F * 3 * H + 2 * H * 3 * H)
 
 
+def mode_flops(w, mode):
+    # A training step costs about three forward passes (forward, two products back).
+    return forward_flops(w) * (3 if mode == "train" else 1)
+
+
 def thread_env(env=None):
+    """The environment of every measured process: 2 threads for every library."""
     env = dict(os.environ if env is None else env)
-    for var in (
-        "OMP_NUM_THREADS",
-        "OPENBLAS_NUM_THREADS",
-        "MKL_NUM_THREADS",
-        "NUMBA_NUM_THREADS",
-        "TF_NUM_INTRAOP_THREADS",
-    ):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(N_THREADS)
-    env["TF_NUM_INTEROP_THREADS"] = "1"
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     env["PYTHONHASHSEED"] = "0"
     return env
 
 
 # --------------------------------------------------------------------------- #
-# Data and models, one builder per framework.  Each returns (train_step, infer).
+# Data and models. A builder takes (workload, mode) and returns (fn, n): one
+# call of fn processes n sequences.
 # --------------------------------------------------------------------------- #
 
 
@@ -108,27 +141,57 @@ def make_data(w, seed=0):
     return X, y
 
 
-def build_skgru(w):
-    import numpy as np
-
+def _skgru_estimator(w, **params):
     from skgru import ConstrainedGRUClassifier
 
-    try:
-        from skgru.data._sequences import Sequences
-        from skgru.engine._config import TrainConfig
-        from skgru.engine._devices import make_trainer
-        from skgru.model._network import init_embedding, init_params
-        from skgru.training._optimizers import make_optimizer
+    if w["vocab"]:
+        params.update(embedding_dim=w["F"], vocab_size=w["vocab"])
+    return ConstrainedGRUClassifier(
+        units=w["H"], batch_size=w["B"], random_state=0, device="cpu", **params
+    )
 
-        def CPUTrainer(*args):  # noqa: N802 - the older checkouts' name
-            return make_trainer("cpu", *args)
 
-    except ImportError:  # a checkout from before the package layout (--baseline)
-        from skgru._backend import CPUTrainer, TrainConfig
-        from skgru._network import init_embedding, init_params
-        from skgru._optimizers import make_optimizer
-        from skgru._sequences import Sequences
+def _quiet_fit(clf, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter
+        return clf.fit(X, y)
 
+
+def build_skgru(w, mode="train", target=0.5):
+    """The public API: ``fit`` on the batch repeated, or ``predict_proba``."""
+    import numpy as np
+
+    X, y = make_data(w)
+    if mode == "infer":
+        clf = _quiet_fit(_skgru_estimator(w, max_iter=1), X, y)
+        return (lambda: clf.predict_proba(X)), w["B"]
+    Xf, yf = np.concatenate([X] * FIT_BATCHES), np.concatenate([y] * FIT_BATCHES)
+
+    def fit(epochs):
+        # No early stop: every call runs its epochs.
+        clf = _skgru_estimator(w, max_iter=epochs, n_iter_no_change=epochs + 1)
+        _quiet_fit(clf, Xf, yf)
+        assert clf.n_iter_ == epochs
+
+    t0 = time.perf_counter()
+    fit(2)
+    # Enough epochs for a call of about `target` seconds (a fit's own set-up amortised).
+    epochs = max(2, round(target / ((time.perf_counter() - t0) / 2)))
+    return (lambda: fit(epochs)), epochs * len(Xf)
+
+
+def build_skgru_step(w, mode="train", target=None):
+    """The CPU trainer's step function on the batch (what ``fit`` runs per batch)."""
+    import numpy as np
+
+    from skgru.data._sequences import Sequences
+    from skgru.engine._config import TrainConfig
+    from skgru.engine._devices import make_trainer
+    from skgru.model._network import init_embedding, init_params
+    from skgru.training._optimizers import make_optimizer
+
+    if mode != "train":
+        raise ValueError("skgru-step measures training only")
     X, y = make_data(w)
     B = w["B"]
     rng = np.random.default_rng(0)
@@ -140,63 +203,23 @@ def build_skgru(w):
         seqs = Sequences(X, np.ones(X.shape[:2], dtype=np.uint8))
     Y = np.zeros((B, N_CLASSES), dtype=np.float32)
     Y[np.arange(B), y] = 1
-    wts = np.ones(B)
     opt = make_optimizer(
         "adam", params, learning_rate_init=1e-3, momentum=0.9, nesterovs_momentum=True
     )
-    # An older checkout (--baseline) may predate the thread count.
-    threads = (
-        {"n_threads": SKGRU_THREADS} if "n_threads" in TrainConfig.__dataclass_fields__ else {}
-    )
-    config = TrainConfig(embedding=bool(w["vocab"]), sparse_embeddings=True, **threads)
-    trainer = CPUTrainer(params, opt, config, seqs, Y, wts)
+    # The thread count the estimator's default resolves to.
+    n_threads = _skgru_estimator(w)._n_threads()
+    config = TrainConfig(embedding=bool(w["vocab"]), sparse_embeddings=True, n_threads=n_threads)
+    trainer = make_trainer("cpu", params, opt, config, seqs, Y, np.ones(B))
     idx = np.arange(B)
     step_rng = np.random.default_rng(1)
-
-    def train():
-        trainer.step(idx, step_rng)
-
-    kwargs = {"embedding_dim": w["F"], "vocab_size": w["vocab"]} if w["vocab"] else {}
-    if threads:
-        kwargs["n_jobs"] = SKGRU_THREADS
-    clf = ConstrainedGRUClassifier(
-        units=w["H"],
-        max_iter=1,
-        batch_size=B,
-        random_state=0,
-        device="cpu",
-        **kwargs,
-    )
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        clf.fit(X, y)
-
-    def infer():
-        clf.predict_proba(X)
-
-    return train, infer
+    return (lambda: trainer.step(idx, step_rng)), B
 
 
-def build_torch(w, n_threads=N_THREADS):
+def _torch_net(w):
     import torch
     from torch import nn
 
-    torch.set_num_threads(n_threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
     torch.manual_seed(0)
-    # Subnormal numbers: over T = 200 steps the gradients of the early steps
-    # decay below float32's normal range, and x86 takes them in microcode.
-    # skgru flushes them in its kernels and TensorFlow sets flush-to-zero on
-    # the CPU; without the same, PyTorch's training ran 4-6x slower on W3 and
-    # W4 (22 vs 109-266 seq/s, 137 vs 627-664; benchmarks/NOTES.md), which
-    # would flatter skgru.
-    torch.set_flush_denormal(True)
-    X, y = make_data(w)
 
     class Net(nn.Module):
         def __init__(self):
@@ -211,11 +234,39 @@ def build_torch(w, n_threads=N_THREADS):
             _, h = self.gru(x)
             return self.head(h[-1])
 
-    net = Net()
+    return Net()
+
+
+def _torch_input(w, X):
+    import torch
+
+    return torch.from_numpy(X.astype("int64") if w["vocab"] else X)
+
+
+def build_torch(w, mode="train", target=None, n_threads=N_THREADS):
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(n_threads)
+    # Subnormal numbers: over T = 200 steps the gradients of the early steps
+    # decay below float32's normal range, and x86 takes them in microcode.
+    # skgru flushes them in its kernels and TensorFlow sets flush-to-zero on
+    # the CPU; without the same, PyTorch's training ran 4-6x slower on W3 and
+    # W4 (benchmarks/NOTES.md), which would flatter skgru.
+    torch.set_flush_denormal(True)
+    X, y = make_data(w)
+    net = _torch_net(w)
+    xt, yt = _torch_input(w, X), torch.from_numpy(y.astype("int64"))
+    if mode == "infer":
+        net.eval()
+
+        def infer():
+            with torch.inference_mode():
+                torch.softmax(net(xt), dim=1)
+
+        return infer, w["B"]
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
-    xt = torch.from_numpy(X.astype("int64") if w["vocab"] else X)
-    yt = torch.from_numpy(y.astype("int64"))
 
     def train():
         opt.zero_grad(set_to_none=True)
@@ -223,19 +274,21 @@ def build_torch(w, n_threads=N_THREADS):
         loss.backward()
         opt.step()
 
-    def infer():
-        with torch.inference_mode():
-            torch.softmax(net(xt), dim=1)
-
-    return train, infer
+    return train, w["B"]
 
 
-def build_keras(w):
+def build_torch1(w, mode="train", target=None):
+    """PyTorch held to one thread: on a loaded machine its spinning OpenMP
+    threads can cost more than they give; the best peer takes the faster."""
+    return build_torch(w, mode, n_threads=1)
+
+
+def build_keras(w, mode="train", target=None, xla=False):
     import keras
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(N_THREADS)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(N_THREADS)
     keras.utils.set_random_seed(0)
     X, y = make_data(w)
     layers = [keras.Input(shape=(w["T"],) if w["vocab"] else (w["T"], w["F"]))]
@@ -243,153 +296,243 @@ def build_keras(w):
         layers.append(keras.layers.Embedding(w["vocab"], w["F"]))
     layers += [keras.layers.GRU(w["H"]), keras.layers.Dense(N_CLASSES, activation="softmax")]
     model = keras.Sequential(layers)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=False)
-
-    def train():
-        model.train_on_batch(X, y)
-
-    infer_fn = tf.function(lambda x: model(x, training=False))
-
-    def infer():
-        infer_fn(X).numpy()
-
-    return train, infer
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=xla)
+    if mode == "train":
+        return (lambda: model.train_on_batch(X, y)), w["B"]
+    infer_fn = tf.function(lambda x: model(x, training=False), jit_compile=xla)
+    return (lambda: infer_fn(X).numpy()), w["B"]
 
 
-def build_torch1(w):
-    """PyTorch held to one intra-op thread: on a loaded machine its two spinning
-    OpenMP threads can cost more than they give, so the best peer is the better
-    of the two settings."""
-    return build_torch(w, n_threads=1)
+def build_keras_xla(w, mode="train", target=None):
+    return build_keras(w, mode, xla=True)
 
 
-BUILDERS = {
-    "skgru": build_skgru,
-    "torch": build_torch,
-    "torch1": build_torch1,
-    "keras": build_keras,
+def _ort_session(model_bytes):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = N_THREADS
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
+
+
+def build_ort_skgru(w, mode="infer", target=None):
+    """skgru's own ONNX export (``to_onnx``, every step valid) run by onnxruntime."""
+    from skgru import to_onnx
+
+    if mode != "infer":
+        raise ValueError("onnxruntime is an inference peer")
+    X, y = make_data(w)
+    clf = _quiet_fit(_skgru_estimator(w, max_iter=1), X, y)
+    sess = _ort_session(to_onnx(clf, variable_length=False).SerializeToString())
+    feeds = {"X": X.astype("int64") if w["vocab"] else X}
+    return (lambda: sess.run(None, feeds)), w["B"]
+
+
+def build_ort_torch(w, mode="infer", target=None):
+    """PyTorch's GRU exported by ``torch.onnx.export`` (ONNX ``GRU``) run by onnxruntime."""
+    import io
+
+    import torch
+
+    if mode != "infer":
+        raise ValueError("onnxruntime is an inference peer")
+    X, _ = make_data(w)
+    net = _torch_net(w).eval()
+
+    class WithSoftmax(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return torch.softmax(self.net(x), dim=1)
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # The TorchScript exporter maps nn.GRU to ONNX's GRU operator.
+        torch.onnx.export(
+            WithSoftmax(),
+            (_torch_input(w, X),),
+            buf,
+            dynamo=False,
+            opset_version=17,
+            input_names=["x"],
+            output_names=["p"],
+        )
+    sess = _ort_session(buf.getvalue())
+    feeds = {"x": X.astype("int64") if w["vocab"] else X}
+    return (lambda: sess.run(None, feeds)), w["B"]
+
+
+# label -> (builder, modes, runs in the Keras interpreter, a peer)
+CONFIGS = {
+    "skgru": (build_skgru, ("train", "infer"), False, False),
+    "skgru-step": (build_skgru_step, ("train",), False, False),
+    "torch": (build_torch, ("train", "infer"), False, True),
+    "torch1": (build_torch1, ("train", "infer"), False, True),
+    "keras": (build_keras, ("train", "infer"), True, True),
+    "keras-xla": (build_keras_xla, ("train", "infer"), True, True),
+    "ort-skgru": (build_ort_skgru, ("infer",), False, True),
+    "ort-torch": (build_ort_torch, ("infer",), False, True),
 }
 
 
-# --------------------------------------------------------------------------- #
-# Worker side
-# --------------------------------------------------------------------------- #
+def _framework_import(label):
+    """Import what a configuration's process imports before its data (memory baseline)."""
+    import numpy  # noqa: F401
 
-
-def maxrss_mb():
-    # Linux reports ru_maxrss in KiB.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def worker(framework):
-    """Answer JSON requests on stdin; stdout carries only the answers."""
-    proto = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)  # anything the frameworks print goes to stderr
-    sys.stdout = sys.stderr
-    builder = BUILDERS[framework]
-    cache = {}
-    proto.write(json.dumps({"ready": True}) + "\n")
-    for line in sys.stdin:
-        req = json.loads(line)
-        if req.get("cmd") == "quit":
-            break
-        name, mode = req["wl"], req["mode"]
-        try:
-            if name not in cache:
-                t0 = time.perf_counter()
-                fns = builder(WORKLOADS[name])
-                for fn in fns:  # warm-up (compilation, allocator, thread pools)
-                    for _ in range(3):
-                        fn()
-                cache[name] = {"fns": fns, "reps": {}, "setup_s": time.perf_counter() - t0}
-            entry = cache[name]
-            fn = entry["fns"][0 if mode == "train" else 1]
-            reps = entry["reps"].get(mode)
-            if reps is None:  # calibrate: enough calls for about `target` seconds
-                t0 = time.perf_counter()
-                fn()
-                one = max(time.perf_counter() - t0, 1e-6)
-                reps = max(1, int(req["target"] / one))
-                entry["reps"][mode] = reps
-            t0 = time.perf_counter()
-            for _ in range(reps):
-                fn()
-            dt = (time.perf_counter() - t0) / reps
-            out = {"sec": dt, "reps": reps, "setup_s": entry["setup_s"]}
-        except Exception as exc:  # report, keep serving the other workloads
-            out = {"error": f"{type(exc).__name__}: {exc}"}
-        proto.write(json.dumps(out) + "\n")
-
-
-def memory_probe(framework, name):
-    """Fresh process: peak RSS of a few training + inference steps on one workload."""
-    import numpy as np  # noqa: F401  (part of every framework's baseline)
-
-    if framework in ("torch", "torch1"):
+    if label.startswith("torch") or label == "ort-torch":
         import torch  # noqa: F401
-    elif framework == "keras":
+    if label.startswith("keras"):
         import keras  # noqa: F401
-    else:
+    if label.startswith("ort"):
+        import onnxruntime  # noqa: F401
+    if label.startswith("skgru") or label == "ort-skgru":
         import skgru  # noqa: F401
-    base = maxrss_mb()
-    train, infer = BUILDERS[framework](WORKLOADS[name])
-    for _ in range(3):
-        train()
-    train_peak = maxrss_mb()
-    for _ in range(3):
-        infer()
-    print(
-        json.dumps(
-            {
-                "import_mb": base,
-                "train_peak_mb": train_peak,
-                "train_delta_mb": train_peak - base,
-                "peak_mb": maxrss_mb(),
-            }
-        )
-    )
 
 
 # --------------------------------------------------------------------------- #
-# Driver side
+# Inside a measured process
 # --------------------------------------------------------------------------- #
 
 
-class Worker:
-    def __init__(self, label, framework, python, pythonpath=None):
-        env = thread_env()
-        if pythonpath:
-            env["PYTHONPATH"] = pythonpath + os.pathsep + env.get("PYTHONPATH", "")
-            # Keep the baseline's numba cache apart from the current tree's.
-            env["NUMBA_CACHE_DIR"] = str(Path(pythonpath) / ".numba_cache")
-        self.label = label
-        self.proc = subprocess.Popen(
-            [python, str(Path(__file__).resolve()), "--worker", framework],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            text=True,
-            cwd=pythonpath or None,
-        )
-        ready = self.proc.stdout.readline()
-        if not ready:
-            raise RuntimeError(f"worker {label} did not start")
+def _protocol_out():
+    """A private copy of stdout for the JSON answer; everything printed goes to stderr."""
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return out
 
-    def ask(self, **req):
-        self.proc.stdin.write(json.dumps(req) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            return {"error": "worker died"}
-        return json.loads(line)
 
-    def close(self):
+def run_cell(label, name, mode, target, samples, warmup):
+    """The harness's protocol: warm-up that calibrates, then timed samples."""
+    out = _protocol_out()
+    t0 = time.perf_counter()
+    fn, n = CONFIGS[label][0](WORKLOADS[name], mode, target=target)
+    for _ in range(3):  # compilation, tracing, first-touch allocations
+        fn()
+    setup = time.perf_counter() - t0
+    calls, t_warm = 0, time.perf_counter()
+    while calls < 3 or time.perf_counter() - t_warm < warmup:
+        fn()
+        calls += 1
+    per_call = (time.perf_counter() - t_warm) / calls
+    reps = max(1, round(target / per_call))
+    rates = []
+    for _ in range(samples):
+        t = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        rates.append(n * reps / (time.perf_counter() - t))
+    half = len(rates) // 2
+    res = {
+        "rate": statistics.median(rates),
+        "rates": rates,
+        "reps": reps,
+        "setup_s": setup,
+        "warmup_calls": calls,
+        # Later samples / earlier ones: 1 when the process had reached steady state.
+        "drift": statistics.median(rates[half:]) / statistics.median(rates[:half]) if half else 1.0,
+    }
+    out.write(json.dumps(res) + "\n")
+
+
+def run_alone(label, name, mode, seconds):
+    """The cross-check's protocol: one continuous loop after a fixed warm-up."""
+    out = _protocol_out()
+    fn, n = CONFIGS[label][0](WORKLOADS[name], mode, target=0.5)
+    for _ in range(3):
+        fn()
+    t = time.perf_counter()
+    while time.perf_counter() - t < 1.0:
+        fn()
+    calls, t = 0, time.perf_counter()
+    while calls < 3 or time.perf_counter() - t < seconds:
+        fn()
+        calls += 1
+    out.write(json.dumps({"rate": n * calls / (time.perf_counter() - t)}) + "\n")
+
+
+def run_memory(label, name):
+    """Peak RSS of 3 training steps in a fresh process."""
+    out = _protocol_out()
+    _framework_import(label)
+    base = _maxrss_mb()
+    w = WORKLOADS[name]
+    if label in ("skgru", "skgru@base"):
+        X, y = make_data(w)
+        _quiet_fit(_skgru_estimator(w, max_iter=3, n_iter_no_change=4), X, y)
+    else:
+        fn, _ = CONFIGS[label][0](w, "train")
+        for _ in range(3):
+            fn()
+    peak = _maxrss_mb()
+    out.write(json.dumps({"import_mb": base, "train_peak_mb": peak, "growth_mb": peak - base}))
+
+
+def _maxrss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+# --------------------------------------------------------------------------- #
+# Driver
+# --------------------------------------------------------------------------- #
+
+
+def _busy_jiffies():
+    """CPU time of the whole machine that was not idle, in clock ticks (Linux), or None."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    v = [int(x) for x in fields]
+    return sum(v[:8]) - v[3] - v[4]  # minus idle and iowait (guest time is in user)
+
+
+def _children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+class Runner:
+    """Starts measured processes one at a time and records the machine around each."""
+
+    def __init__(self, keras_python, baseline):
+        self.keras_python = keras_python
+        self.baseline = baseline
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def _command(self, label, args):
+        python, env, cwd = sys.executable, thread_env(), None
+        if label == "skgru@base":
+            env["PYTHONPATH"] = self.baseline + os.pathsep + env.get("PYTHONPATH", "")
+            env["NUMBA_CACHE_DIR"] = str(Path(self.baseline) / ".numba_cache")
+            cwd, label = self.baseline, "skgru"
+        elif CONFIGS[label][2]:
+            python = self.keras_python
+        return [python, str(Path(__file__).resolve()), *args(label)], env, cwd
+
+    def run(self, label, args):
+        cmd, env, cwd = self._command(label, args)
+        load = os.getloadavg()[0]
+        busy0, own0, t0 = _busy_jiffies(), _children_cpu(), time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
+        wall = time.perf_counter() - t0
+        own = _children_cpu() - own0
+        busy1 = _busy_jiffies()
+        foreign = None
+        if busy0 is not None and busy1 is not None:
+            foreign = max(0.0, (busy1 - busy0) / self.tick - own) / wall
         try:
-            self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
-            self.proc.stdin.flush()
-            self.proc.wait(timeout=30)
-        except Exception:
-            self.proc.kill()
+            res = json.loads(p.stdout.strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            tail = p.stderr.strip().splitlines()[-1:] or ["no output"]
+            return {"error": tail[0][-300:], "load": load}
+        return {**res, "load": load, "foreign_cores": foreign, "wall_s": wall}
 
 
 def roofline_gflops(repeats=5, n=2048):
@@ -413,119 +556,70 @@ def summary(xs):
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
 
 
-def fmt(s, digits=0, pct=False):
+def fmt(s, digits=0, suffix=""):
     if s is None:
         return "-"
     f = f"{{:,.{digits}f}}"
-    suffix = " %" if pct else ""
-    return f"{f.format(s['median'])}{suffix} [{f.format(s['min'])}-{f.format(s['max'])}]"
+    return (
+        f"{f.format(s['median'])}{suffix} [{f.format(s['min'])}-{f.format(s['max'])}]"
+        if s["n"] > 1
+        else f"{f.format(s['median'])}{suffix}"
+    )
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="2 rounds, short samples")
+    ap.add_argument("--quick", action="store_true", help="1 round, short samples, no memory")
     ap.add_argument("--rounds", type=int, default=None)
-    ap.add_argument(
-        "--peers", default="torch,torch1", help="comma list from torch,torch1,keras ('' = none)"
-    )
+    ap.add_argument("--labels", default=",".join(CONFIGS), help="configurations to run")
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
-    ap.add_argument("--baseline", default=None, help="another checkout to compare against")
-    ap.add_argument(
-        "--baseline-workloads", default=None, help="workloads the baseline runs (default: all)"
-    )
-    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--baseline", default=None, help="another checkout: adds skgru@base")
     ap.add_argument("--target", type=float, default=None, help="seconds per timing sample")
+    ap.add_argument("--samples", type=int, default=None, help="timed samples per cell")
+    ap.add_argument("--warmup", type=float, default=None, help="warm-up seconds per cell")
+    ap.add_argument("--alone-seconds", type=float, default=None)
+    ap.add_argument("--no-crosscheck", action="store_true")
+    ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--out", default=str(RESULTS / "cpu"), help="output path without suffix")
-    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--cell", nargs=3, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--alone", nargs=3, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--memory-probe", nargs=2, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    target = args.target or (0.2 if args.quick else 0.4)
+    samples = args.samples or (4 if args.quick else 6)
+    warmup = args.warmup if args.warmup is not None else (0.5 if args.quick else 1.5)
+    alone_s = args.alone_seconds or (1.0 if args.quick else 3.0)
 
-    if args.worker:
-        return worker(args.worker)
+    if args.cell:
+        return run_cell(*args.cell, target, samples, warmup)
+    if args.alone:
+        return run_alone(*args.alone, alone_s)
     if args.memory_probe:
-        return memory_probe(*args.memory_probe)
+        return run_memory(*args.memory_probe)
 
-    # The driver measures the roofline with the same thread count.
+    # The driver's roofline uses the same thread count.
     os.environ.update({k: v for k, v in thread_env().items() if k.endswith("THREADS")})
-    try:
-        from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits
 
-        threadpool_limits(N_THREADS)
-    except ImportError:
-        pass
+    threadpool_limits(N_THREADS)
 
-    rounds = args.rounds or (2 if args.quick else 4)
-    target = args.target or (0.15 if args.quick else 0.5)
+    rounds = args.rounds or (1 if args.quick else 3)
     names = [n for n in args.workloads.split(",") if n]
-    base_names = (args.baseline_workloads or args.workloads).split(",")
-    peers = [p for p in args.peers.split(",") if p]
-    keras_python = os.environ.get("SKGRU_BENCH_KERAS_PYTHON", sys.executable)
-
-    labels = [("skgru", "skgru", sys.executable, None)]
+    labels = [lab for lab in args.labels.split(",") if lab]
     if args.baseline:
-        labels.append(("skgru@base", "skgru", sys.executable, str(Path(args.baseline).resolve())))
-    for p in peers:
-        labels.append((p, p, keras_python if p == "keras" else sys.executable, None))
+        labels.insert(1, "skgru@base")
+        CONFIGS["skgru@base"] = CONFIGS["skgru"]
+    peers = [lab for lab in labels if CONFIGS[lab][3]]
+    runner = Runner(os.environ.get("SKGRU_BENCH_KERAS_PYTHON", sys.executable), args.baseline)
+    cells = [
+        (lab, n, mode)
+        for n in names
+        for mode in ("train", "infer")
+        for lab in labels
+        if mode in CONFIGS[lab][1]
+    ]
 
-    workers = {}
-    for label, fw, py, pp in labels:
-        try:
-            workers[label] = Worker(label, fw, py, pp)
-        except Exception as exc:
-            print(f"skipping {label}: {exc}", file=sys.stderr)
-
-    roof = roofline_gflops()
-    samples = {lab: {n: {"train": [], "infer": []} for n in names} for lab in workers}
-    errors = {}
-    t_start = time.time()
-    for r in range(rounds):
-        for n in names:
-            for mode in ("train", "infer"):
-                # Rotate the framework order each round.
-                order = list(workers)
-                k = r % len(order)
-                order = order[k:] + order[:k]
-                for lab in order:
-                    if lab == "skgru@base" and n not in base_names:
-                        samples[lab][n][mode].append(None)
-                        continue
-                    res = workers[lab].ask(wl=n, mode=mode, target=target)
-                    if "error" in res:
-                        errors[f"{lab}/{n}/{mode}"] = res["error"]
-                        samples[lab][n][mode].append(None)
-                    else:
-                        samples[lab][n][mode].append(WORKLOADS[n]["B"] / res["sec"])
-        print(f"round {r + 1}/{rounds} done ({time.time() - t_start:.0f} s)", file=sys.stderr)
-    for w in workers.values():
-        w.close()
-    roof += roofline_gflops()
-
-    memory = {}
-    if not args.no_memory:
-        for lab, fw, py, pp in labels:
-            if lab not in workers:
-                continue
-            for n in names:
-                if lab == "skgru@base" and n not in base_names:
-                    continue
-                env = thread_env()
-                if pp:
-                    env["PYTHONPATH"] = pp
-                    env["NUMBA_CACHE_DIR"] = str(Path(pp) / ".numba_cache")
-                p = subprocess.run(
-                    [py, str(Path(__file__).resolve()), "--memory-probe", fw, n],
-                    capture_output=True,
-                    text=True,
-                    env=env,
-                    cwd=pp or None,
-                )
-                try:
-                    memory.setdefault(lab, {})[n] = json.loads(p.stdout.strip().splitlines()[-1])
-                except Exception:
-                    errors[f"{lab}/{n}/memory"] = p.stderr[-500:]
-
-    roof_s = summary(roof)
-    result = {
+    res = {
         "command": " ".join(["python", "benchmarks/bench_cpu.py", *sys.argv[1:]]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": {
@@ -533,155 +627,301 @@ def main():
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
             "threads": N_THREADS,
+            "load_before": os.getloadavg(),
         },
-        "rounds": rounds,
-        "target_s": target,
-        "roofline_gflops": {"samples": roof, **roof_s},
+        "protocol": {
+            "rounds": rounds,
+            "target_s": target,
+            "samples": samples,
+            "warmup_s": warmup,
+            "alone_s": alone_s,
+        },
+        "labels": labels,
+        "peers": peers,
         "workloads": {n: {**WORKLOADS[n], "label": describe(n)} for n in names},
-        "samples_seq_per_s": samples,
-        "memory_mb": memory,
-        "errors": errors,
+        "cells": {},  # "label/W/mode" -> list of per-round cell results
+        "alone": {},
+        "errors": {},
     }
-    # Summaries and per-round ratios against each other framework.
-    summ = {}
-    for lab in workers:
-        summ[lab] = {}
+    roof = roofline_gflops()
+    t_start = time.time()
+
+    def crosscheck():
+        for lab, n, mode in cells:
+            if lab in peers or lab == "skgru":
+                r = runner.run(lab, lambda lb, n=n, mode=mode: ["--alone", lb, n, mode])
+                res["alone"][f"{lab}/{n}/{mode}"] = r
+
+    for r in range(rounds):
         for n in names:
-            w = WORKLOADS[n]
-            d = {}
             for mode in ("train", "infer"):
-                s = summary(samples[lab][n][mode])
-                d[mode] = s
-                if s:
-                    fl = forward_flops(w) * (3 if mode == "train" else 1)
-                    gf = fl * s["median"] / 1e9
-                    d[f"{mode}_gflops"] = gf
-                    d[f"{mode}_pct_roofline"] = 100 * gf / roof_s["median"]
-            summ[lab][n] = d
-    ratios = {}
-    for lab in workers:
-        if lab == "skgru":
-            continue
-        ratios[lab] = {}
-        for n in names:
-            ratios[lab][n] = {}
-            for mode in ("train", "infer"):
-                a, b = samples["skgru"][n][mode], samples[lab][n][mode]
-                rr = [x / y for x, y in zip(a, b) if x is not None and y is not None]
-                ratios[lab][n][mode] = summary(rr)
-    peer_labs = [lab for lab in workers if lab not in ("skgru", "skgru@base")]
-    if peer_labs:
-        ratios["best peer"] = {}
-        for n in names:
-            ratios["best peer"][n] = {}
-            for mode in ("train", "infer"):
-                rr = []
-                for r, x in enumerate(samples["skgru"][n][mode]):
-                    ys = [samples[p][n][mode][r] for p in peer_labs]
-                    ys = [y for y in ys if y is not None]
-                    if x is not None and ys:
-                        rr.append(x / max(ys))
-                ratios["best peer"][n][mode] = summary(rr)
-    result["summary"] = summ
-    result["ratios_skgru_over"] = ratios
+                order = [lab for lab in labels if mode in CONFIGS[lab][1]]
+                k = r % len(order)
+                for lab in order[k:] + order[:k]:
+                    out = runner.run(lab, lambda lb, n=n, mode=mode: ["--cell", lb, n, mode])
+                    res["cells"].setdefault(f"{lab}/{n}/{mode}", []).append(out)
+                    if "error" in out:
+                        res["errors"][f"{lab}/{n}/{mode}"] = out["error"]
+        roof += roofline_gflops()
+        print(f"round {r + 1}/{rounds} done ({time.time() - t_start:.0f} s)", file=sys.stderr)
+        if r == (rounds - 1) // 2 and not args.no_crosscheck:
+            crosscheck()
+            print(f"cross-check done ({time.time() - t_start:.0f} s)", file=sys.stderr)
+
+    memory = {}
+    if not (args.no_memory or args.quick):
+        for lab in labels:
+            if "train" not in CONFIGS[lab][1] or lab == "skgru-step":
+                continue
+            for n in names:
+                m = runner.run(lab, lambda lb, n=n: ["--memory-probe", lb, n])
+                if "error" in m:
+                    res["errors"][f"{lab}/{n}/memory"] = m["error"]
+                else:
+                    memory.setdefault(lab, {})[n] = m
+    res["memory_mb"] = memory
+    res["machine"]["load_after"] = os.getloadavg()
+    res["roofline_gflops"] = {"samples": roof, **summary(roof)}
+    res["elapsed_s"] = time.time() - t_start
+    analyse(res, names, labels, peers)
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1))
-    out.with_suffix(".md").write_text(render_md(result, names, list(workers)))
+    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
+    out.with_suffix(".md").write_text(render_md(res, names, labels, peers))
     try:
-        plot(result, names, list(workers), out.with_suffix(".png"))
+        plot(res, names, labels, out.with_suffix(".png"))
     except ImportError:
         pass
     print(out.with_suffix(".md").read_text())
 
 
-def render_md(res, names, labs):
-    peers = [lab for lab in labs if lab != "skgru"]
-    if "best peer" in res["ratios_skgru_over"]:
-        peers.append("best peer")
+def _rate(cell):
+    return None if cell is None or "error" in cell else cell["rate"]
+
+
+def analyse(res, names, labels, peers):
+    """Summaries, per-round ratios, cross-check distances and the targets' verdicts."""
+    roof = res["roofline_gflops"]["median"]
+    cells = res["cells"]
+    summ, ratios, checks, verdicts = {}, {}, {}, {}
+    for lab in labels:
+        summ[lab] = {}
+        for n in names:
+            summ[lab][n] = {}
+            for mode in ("train", "infer"):
+                rates = [_rate(c) for c in cells.get(f"{lab}/{n}/{mode}", [])]
+                s = summary(rates)
+                summ[lab][n][mode] = s
+                if s:
+                    gf = mode_flops(WORKLOADS[n], mode) * s["median"] / 1e9
+                    summ[lab][n][f"{mode}_gflops"] = gf
+                    summ[lab][n][f"{mode}_pct_roofline"] = 100 * gf / roof
+                alone = _rate(res["alone"].get(f"{lab}/{n}/{mode}"))
+                if s and alone:
+                    checks[f"{lab}/{n}/{mode}"] = {
+                        "harness": s["median"],
+                        "alone": alone,
+                        "diff_pct": 100 * (s["median"] / alone - 1),
+                    }
+    for lab in [x for x in labels if not CONFIGS[x][3]]:
+        ratios[lab] = {}
+        for n in names:
+            ratios[lab][n] = {}
+            for mode in ("train", "infer"):
+                mine = [_rate(c) for c in cells.get(f"{lab}/{n}/{mode}", [])]
+                rr, best_names = [], []
+                for r, x in enumerate(mine):
+                    ys = {
+                        p: _rate(cells[f"{p}/{n}/{mode}"][r])
+                        for p in peers
+                        if f"{p}/{n}/{mode}" in cells
+                    }
+                    ys = {p: y for p, y in ys.items() if y}
+                    if x and ys:
+                        best = max(ys, key=ys.get)
+                        rr.append(x / ys[best])
+                        best_names.append(best)
+                s = summary(rr)
+                if s:
+                    s["best_peers"] = best_names
+                ratios[lab][n][mode] = s
+    for n in names:
+        for mode in ("train", "infer"):
+            r = (ratios.get("skgru") or {}).get(n, {}).get(mode)
+            pct = summ.get("skgru", {}).get(n, {}).get(f"{mode}_pct_roofline")
+            if r is None or pct is None:
+                continue
+            tgt = TARGETS[mode][n]
+            best_rate = summ["skgru"][n][mode]["median"] / r["median"]
+            need_pct = 100 * tgt * best_rate * mode_flops(WORKLOADS[n], mode) / 1e9 / roof
+            capped = need_pct > 100 * ROOFLINE_SHARE
+            met = r["median"] >= tgt or (capped and pct >= 100 * ROOFLINE_SHARE)
+            verdicts[f"{n}/{mode}"] = {
+                "target": tgt,
+                "ratio": r["median"],
+                "pct_roofline": pct,
+                "target_needs_pct_roofline": need_pct,
+                "roofline_rule_applies": capped,
+                "met": met,
+            }
+    foreign = [
+        c.get("foreign_cores")
+        for cl in cells.values()
+        for c in cl
+        if c.get("foreign_cores") is not None
+    ]
+    res["summary"] = summ
+    res["ratios_skgru_over_best_peer"] = ratios
+    res["crosscheck"] = checks
+    res["verdicts"] = verdicts
+    res["machine"]["foreign_cores_per_cell"] = summary(foreign)
+    res["machine"]["cell_load_1min"] = summary(
+        [c["load"] for cl in cells.values() for c in cl if "load" in c]
+    )
+
+
+def render_md(res, names, labels, peers):
+    m, p = res["machine"], res["protocol"]
+    roof = res["roofline_gflops"]
+    foreign = m.get("foreign_cores_per_cell")
     lines = [
-        "# CPU benchmark: skgru vs peers",
+        "# CPU benchmark: skgru against its peers, each at its best",
         "",
         f"Command: `{res['command']}`  ",
-        f"Date: {res['date']}; {res['machine']['platform']}, {res['machine']['cpus']} CPUs, "
-        f"{res['machine']['threads']} threads, float32, Adam, 5-class head.  ",
-        f"{res['rounds']} interleaved rounds of ~{res['target_s']} s samples; "
-        "median [min-max]; ratios are per round (skgru / peer in the same round).  ",
-        f"float32 GEMM roofline (numpy 2048^3, 2 threads): {fmt(res['roofline_gflops'], 1)} "
-        "GFLOP/s.",
+        f"Date: {res['date']}; {m['platform']}, {m['cpus']} CPUs; {m['threads']} threads for "
+        "every framework; float32, Adam, 5-class head.  ",
+        f"Load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in m['load_before'])}; "
+        f"after: {', '.join(f'{x:.2f}' for x in m['load_after'])}; "
+        f"1-min load at the cells' start {fmt(m['cell_load_1min'], 2)}; CPU used by other "
+        f"processes while a cell ran: {fmt(foreign, 2)} cores.  ",
+        f"{p['rounds']} rounds; each cell a fresh process: {p['warmup_s']} s warm-up, "
+        f"{p['samples']} samples of ~{p['target_s']} s, its median; per cell below: median "
+        "[min-max] over rounds. Ratios are per round against the fastest peer configuration "
+        "of that round.  ",
+        f"float32 GEMM roofline (numpy 2048^3, 2 threads): {fmt(roof, 1)} GFLOP/s.  ",
+        f"Cross-check: each peer cell measured alone in a fresh process ({p['alone_s']} s "
+        "continuous loop) in the middle of the run; `(alone X, +d %)` is the harness figure's "
+        "distance from it.",
         "",
     ]
+    over = {k: v for k, v in res["crosscheck"].items() if abs(v["diff_pct"]) > 10}
+    checked = [k for k in res["crosscheck"] if k.split("/")[0] in peers]
+    missing = [
+        k
+        for k in res["cells"]
+        if k.split("/")[0] in peers and k not in res["crosscheck"] and res["alone"]
+    ]
+    if not res["alone"]:
+        lines += ["**No cross-check in this run.**", ""]
+    elif over or missing:
+        lines += [
+            f"**Cross-check: {len(over)} of {len(checked)} cells more than 10 % from the peer "
+            "alone** ("
+            + ", ".join(f"{k} {v['diff_pct']:+.1f} %" for k, v in over.items())
+            + (f"; not checked: {', '.join(missing)}" if missing else "")
+            + ").",
+            "",
+        ]
+    else:
+        lines += [f"Cross-check: all {len(checked)} peer cells within 10 % of the peer alone.", ""]
+
     for mode, title in (("train", "Training"), ("infer", "Inference")):
-        lines.append(f"## {title} throughput (sequences/s)")
-        lines.append("")
-        head = ["workload", *labs] + [f"skgru / {p}" for p in peers] + ["skgru % roofline"]
-        lines.append("| " + " | ".join(head) + " |")
-        lines.append("|" + "---|" * len(head))
+        labs = [lab for lab in labels if mode in CONFIGS[lab][1]]
+        lines += [f"## {title} throughput (sequences/s)", ""]
+        head = ["workload", *labs, "skgru / best peer", "skgru % roofline", "target", "met"]
+        if "skgru-step" in labs:
+            head.insert(-3, "skgru-step / best peer")
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for n in names:
             row = [res["workloads"][n]["label"]]
             for lab in labs:
-                row.append(fmt(res["summary"][lab][n][mode]))
-            for p in peers:
-                row.append(fmt(res["ratios_skgru_over"][p][n][mode], 2).replace(" [", "x ["))
+                s = res["summary"][lab][n][mode]
+                cell = fmt(s)
+                chk = res["crosscheck"].get(f"{lab}/{n}/{mode}")
+                if chk:
+                    cell += f" (alone {chk['alone']:,.0f}, {chk['diff_pct']:+.1f} %)"
+                row.append(cell)
+            ratios = res["ratios_skgru_over_best_peer"]
+            for lab in ("skgru", "skgru-step"):
+                if lab in labs:
+                    r = ratios[lab][n][mode]
+                    txt = fmt(r, 2, "x")
+                    if r:
+                        best = statistics.mode(r["best_peers"])
+                        txt += f" ({best})"
+                    row.append(txt)
             pct = res["summary"]["skgru"][n].get(f"{mode}_pct_roofline")
-            gf = res["summary"]["skgru"][n].get(f"{mode}_gflops")
-            row.append("-" if pct is None else f"{pct:.1f} % ({gf:.1f} GFLOP/s)")
+            row.append("-" if pct is None else f"{pct:.1f} %")
+            v = res["verdicts"].get(f"{n}/{mode}")
+            if v:
+                rule = (
+                    f" (needs {v['target_needs_pct_roofline']:.0f} % of the roofline: "
+                    f"{100 * ROOFLINE_SHARE:.0f} % counts)"
+                    if v["roofline_rule_applies"]
+                    else ""
+                )
+                row += [f"{v['target']}x{rule}", "yes" if v["met"] else "**no**"]
+            else:
+                row += ["-", "-"]
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
     if res["memory_mb"]:
-        lines.append("## Peak memory (MB, fresh process per cell)")
-        lines.append("")
-        lines.append(
-            "`train peak` is the process's ru_maxrss after 3 training steps; `growth` is "
-            "that minus the RSS after importing the framework (import footprint excluded)."
-        )
-        lines.append("")
-        head = ["workload"]
-        for lab in labs:
-            head += [f"{lab} train peak", f"{lab} growth"]
-        lines.append("| " + " | ".join(head) + " |")
-        lines.append("|" + "---|" * len(head))
+        labs = list(res["memory_mb"])
+        lines += [
+            "## Peak training memory (MB, fresh process per cell)",
+            "",
+            "ru_maxrss after 3 training steps (`skgru`: `fit`, 3 epochs of the batch); in "
+            "brackets the growth over the RSS after importing the framework.",
+            "",
+            "| workload | " + " | ".join(labs) + " |",
+            "|" + "---|" * (len(labs) + 1),
+        ]
         for n in names:
             row = [res["workloads"][n]["label"]]
             for lab in labs:
-                m = res["memory_mb"].get(lab, {}).get(n)
-                row += (
-                    ["-", "-"]
-                    if m is None
-                    else [
-                        f"{m['train_peak_mb']:.0f}",
-                        f"{m['train_delta_mb']:.0f}",
-                    ]
+                mm = res["memory_mb"][lab].get(n)
+                row.append(
+                    "-" if mm is None else f"{mm['train_peak_mb']:.0f} ({mm['growth_mb']:.0f})"
                 )
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
+    drift = [
+        (k, c["drift"])
+        for k, cl in res["cells"].items()
+        for c in cl
+        if "drift" in c and abs(c["drift"] - 1) > 0.1
+    ]
+    if drift:
+        lines += [
+            "Cells whose later samples differed from the earlier ones by over 10 %: "
+            + ", ".join(f"{k} {d:.2f}" for k, d in drift)
+            + ".",
+            "",
+        ]
     if res["errors"]:
-        lines.append("## Errors")
-        lines.append("")
-        for k, v in res["errors"].items():
-            lines.append(f"- {k}: {v.strip().splitlines()[-1] if v.strip() else v}")
-        lines.append("")
+        lines += ["## Errors", ""] + [f"- {k}: {v}" for k, v in res["errors"].items()] + [""]
     return "\n".join(lines)
 
 
-def plot(res, names, labs, path):
+def plot(res, names, labels, path):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    width = 0.8 / len(labs)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     for ax, mode in zip(axes, ("train", "infer")):
+        labs = [lab for lab in labels if mode in CONFIGS[lab][1]]
+        width = 0.8 / len(labs)
         for i, lab in enumerate(labs):
             med = [(res["summary"][lab][n][mode] or {}).get("median", 0) for n in names]
             ax.bar([j + i * width for j in range(len(names))], med, width, label=lab)
         ax.set_xticks([j + width * (len(labs) - 1) / 2 for j in range(len(names))], names)
         ax.set_yscale("log")
         ax.set_ylabel("sequences / s")
-        ax.set_title(f"{mode} throughput (float32, 2 threads)")
-        ax.legend()
+        ax.set_title(f"{mode} throughput (float32, {N_THREADS} threads)")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_startup.py [--repeats N]
+    python benchmarks/bench_startup.py [--repeats N] [--grids tiny,small]
 
 Measures, each in fresh processes (wall clock from ``subprocess`` start to exit):
 
@@ -10,9 +10,12 @@ Measures, each in fresh processes (wall clock from ``subprocess`` start to exit)
   the numba cache already filled (target <= 2 s);
 * cold: the same with an empty ``NUMBA_CACHE_DIR`` (everything compiles);
 * GridSearchCV(n_jobs=2) on a cold cache (must not crash; the cache it leaves
-  is reused) and then warm, and n_jobs=2 vs n_jobs=1 on the same small grid,
-  interleaved, to check that processes x BLAS threads do not oversubscribe
-  the 2 cores.
+  is reused) and then warm;
+* GridSearchCV(n_jobs=2) against n_jobs=1 of a default estimator (``n_jobs=None``:
+  every core in the main process, ``cores // 2`` threads in each joblib worker),
+  interleaved, on a tiny grid (fits of a few hundred ms, where the workers'
+  start-up dominates) and a small one (fits of a few seconds); each process
+  runs the search twice, and the second search reuses joblib's workers.
 
 Results: ``benchmarks/results/cpu_startup.json`` and ``cpu_startup.md``.
 """
@@ -84,14 +87,31 @@ from sklearn.model_selection import GridSearchCV
 from skgru import ConstrainedGRUClassifier
 warnings.simplefilter("ignore")
 rng = np.random.default_rng(0)
-X = rng.standard_normal((240, 30, 4)).astype(np.float32)
+X = rng.standard_normal((N_SAMPLES, N_STEPS, 4)).astype(np.float32)
 y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
 grid = {"units": [8, 16], "learning_rate_init": [1e-3, 1e-2]}
-t0 = time.perf_counter()
-gs = GridSearchCV(ConstrainedGRUClassifier(max_iter=30, batch_size=16, random_state=0),
-                  grid, cv=3, n_jobs=N_JOBS).fit(X, y)
-print(time.perf_counter() - t0, gs.best_score_)
+times = []
+for _ in range(SEARCHES):  # the second search reuses joblib's worker processes
+    t0 = time.perf_counter()
+    gs = GridSearchCV(ConstrainedGRUClassifier(max_iter=EPOCHS, batch_size=16, random_state=0),
+                      grid, cv=3, n_jobs=N_JOBS).fit(X, y)
+    times.append(time.perf_counter() - t0)
+print(*times, gs.best_score_)
 """
+
+# The grids of the n_jobs comparison: 4 candidates x 3 folds + refit of a
+# default estimator (n_jobs=None: all cores within the joblib workers' limit).
+GRIDS = {
+    "tiny": {"N_SAMPLES": 240, "N_STEPS": 30, "EPOCHS": 30},
+    "small": {"N_SAMPLES": 600, "N_STEPS": 100, "EPOCHS": 30},
+}
+
+
+def grid_code(n_jobs, grid="tiny", searches=1):
+    code = GRID.replace("N_JOBS", str(n_jobs)).replace("SEARCHES", str(searches))
+    for k, v in GRIDS[grid].items():
+        code = code.replace(k, str(v))
+    return code
 
 
 def run(code, env):
@@ -116,6 +136,7 @@ def summary(xs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--grids", default=",".join(GRIDS), help="grids of the n_jobs comparison")
     ap.add_argument("--out", default=str(RESULTS / "cpu_startup"))
     args = ap.parse_args()
     base_env = dict(os.environ)
@@ -170,10 +191,10 @@ def main():
 
     with tempfile.TemporaryDirectory() as d:
         env = {**base_env, "NUMBA_CACHE_DIR": d}
-        w_cold, (t_cold, score_cold) = run(GRID.replace("N_JOBS", "2"), env)
+        w_cold, (t_cold, score_cold) = run(grid_code(2), env)
         n_index = len(list(Path(d).rglob("*.nbi")))
         n_data = len(list(Path(d).rglob("*.nbc")))
-        w_warm, (t_warm, score_warm) = run(GRID.replace("N_JOBS", "2"), env)
+        w_warm, (t_warm, score_warm) = run(grid_code(2), env)
         n_data_after = len(list(Path(d).rglob("*.nbc")))
         res["gridsearch_cold_cache"] = {
             "n_jobs": 2,
@@ -186,27 +207,38 @@ def main():
             "cache_data_files_after_cold": n_data,
             "cache_data_files_after_warm": n_data_after,
         }
-        times = {1: [], 2: []}
-        scores = {}
-        for _ in range(args.repeats):
-            for nj in (1, 2):
-                _, (t, s) = run(GRID.replace("N_JOBS", str(nj)), env)
-                times[nj].append(t)
-                scores[nj] = s
-        res["gridsearch_warm"] = {
-            "grid": "units [8,16] x learning_rate_init [1e-3,1e-2], cv=3, 240 x 30 x 4, 30 epochs",
-            "n_jobs_1_s": summary(times[1]),
-            "n_jobs_2_s": summary(times[2]),
-            "speedup_n_jobs_2": summary([a / b for a, b in zip(times[1], times[2])]),
-            "same_scores": scores[1] == scores[2],
-        }
+        res["gridsearch_warm"] = {}
+        for grid in args.grids.split(","):
+            first = {1: [], 2: []}
+            second = {1: [], 2: []}
+            scores = {}
+            for _ in range(args.repeats):
+                for nj in (1, 2):
+                    _, (t1, t2, s) = run(grid_code(nj, grid, searches=2), env)
+                    first[nj].append(t1)
+                    second[nj].append(t2)
+                    scores[nj] = s
+            g = GRIDS[grid]
+            res["gridsearch_warm"][grid] = {
+                "grid": "units [8,16] x learning_rate_init [1e-3,1e-2], cv=3, "
+                f"{g['N_SAMPLES']} x {g['N_STEPS']} x 4, {g['EPOCHS']} epochs, batch 16",
+                "n_jobs_1_s": summary(first[1]),
+                "n_jobs_2_s": summary(first[2]),
+                "speedup_n_jobs_2": summary([a / b for a, b in zip(first[1], first[2])]),
+                "second_search_n_jobs_1_s": summary(second[1]),
+                "second_search_n_jobs_2_s": summary(second[2]),
+                "second_search_speedup_n_jobs_2": summary(
+                    [a / b for a, b in zip(second[1], second[2])]
+                ),
+                "same_scores": scores[1] == scores[2],
+            }
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(res, indent=1))
     f = lambda s: f"{s['median']:.2f} [{s['min']:.2f}-{s['max']:.2f}]"  # noqa: E731
     c, w = res["tiny_fit_cold"], res["tiny_fit_warm"]
-    g, gw = res["gridsearch_cold_cache"], res["gridsearch_warm"]
+    g = res["gridsearch_cold_cache"]
     md = [
         "# skgru start-up and process parallelism (CPU)",
         "",
@@ -231,11 +263,22 @@ def main():
         f"{g['cache_data_files_after_warm']} after the warm one (no recompilation); "
         f"same best score: {g['same_best_score']}.",
         "",
-        f"Warm cache, same grid: n_jobs=1 {f(gw['n_jobs_1_s'])} s, n_jobs=2 "
-        f"{f(gw['n_jobs_2_s'])} s, speed-up {f(gw['speedup_n_jobs_2'])}x; "
-        f"same scores: {gw['same_scores']}.",
+        "GridSearchCV of the default estimator (`n_jobs=None`: all cores in the main "
+        "process, cores // 2 in each of two joblib workers), warm cache, fresh processes; "
+        "the second search runs in the same process and reuses joblib's workers:",
         "",
+        "| grid | n_jobs=1 | n_jobs=2 | speed-up | second search n_jobs=1 | n_jobs=2 | "
+        "speed-up | same scores |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    for gw in res["gridsearch_warm"].values():
+        md.append(
+            f"| {gw['grid']} | {f(gw['n_jobs_1_s'])} s | {f(gw['n_jobs_2_s'])} s | "
+            f"{f(gw['speedup_n_jobs_2'])}x | {f(gw['second_search_n_jobs_1_s'])} s | "
+            f"{f(gw['second_search_n_jobs_2_s'])} s | "
+            f"{f(gw['second_search_speedup_n_jobs_2'])}x | {gw['same_scores']} |"
+        )
+    md.append("")
     out.with_suffix(".md").write_text("\n".join(md))
     print("\n".join(md))
 

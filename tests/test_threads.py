@@ -11,12 +11,17 @@ span several threads and uneven splits (a batch of 7 rows on 3 threads).
 * A fit is bitwise reproducible for a given ``n_jobs``; different values agree
   to rounding.
 * Errors in a worker thread reach the caller; the pool survives ``fork``.
+* ``n_jobs=None`` takes scikit-learn's OpenMP thread count (cores within
+  ``OMP_NUM_THREADS``, threadpoolctl and joblib's worker limits), and a default
+  fit is reproducible for the count it resolves to.
 """
 
 import multiprocessing
+import os
 import sys
 import warnings
 
+import joblib
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -26,8 +31,8 @@ import skgru.kernels.cpu._kernel_set as cpu_stack
 from skgru import ConstrainedGRUClassifier, ConstrainedGRURegressor
 from skgru.data._sequences import to_sequences, to_token_sequences
 from skgru.engine._config import TrainConfig
-from skgru.engine._devices import make_trainer
-from skgru.kernels._threads import run_tasks, split
+from skgru.engine._devices import cpu_threads, make_trainer
+from skgru.kernels._threads import default_threads, run_tasks, split
 from skgru.model._network import init_embedding, init_params
 from skgru.training._optimizers import make_optimizer
 
@@ -340,3 +345,65 @@ def test_blas_threads_limit_every_thread_and_restore_after_the_last_block():
     assert seen["a"] == [1] * len(before)
     assert seen["b after a left"] == [1] * len(before)
     assert after == before
+
+
+# --------------------------------------------------------------------------- #
+# The default thread count (n_jobs=None)
+# --------------------------------------------------------------------------- #
+
+
+def test_default_threads_are_scikit_learns_openmp_count():
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+    from threadpoolctl import threadpool_limits
+
+    assert cpu_threads(None) == _openmp_effective_n_threads() >= 1
+    with threadpool_limits(limits=1):
+        assert cpu_threads(None) == 1
+    assert cpu_threads(None) == _openmp_effective_n_threads()
+    assert cpu_threads(3) == 3
+    assert cpu_threads(-1) == joblib.cpu_count()
+
+
+@pytest.mark.parametrize("env, expected", [("1", 1), ("3", 3), (None, "cores")])
+def test_default_threads_without_the_scikit_learn_helper(monkeypatch, env, expected):
+    monkeypatch.setitem(sys.modules, "sklearn.utils._openmp_helpers", None)
+    if env is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        expected = joblib.cpu_count(only_physical_cores=True)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", env)
+    assert default_threads() == expected
+
+
+def test_joblib_workers_default_to_their_share_of_the_cores():
+    # loky gives each of k workers OMP_NUM_THREADS = cores // k (unless the
+    # variable is set already), so a GridSearchCV(n_jobs=2) of default
+    # estimators runs 2 x (cores // 2) threads, not 2 x cores.
+    env = os.environ.get("OMP_NUM_THREADS")
+    expected = int(env) if env else max(joblib.cpu_count() // 2, 1)
+    got = joblib.Parallel(n_jobs=2, backend="loky")(
+        joblib.delayed(_default_n_threads)() for _ in range(2)
+    )
+    assert got == [expected, expected]
+
+
+def _default_n_threads():
+    return ConstrainedGRUClassifier()._n_threads()
+
+
+def test_default_fit_is_reproducible_for_its_thread_count():
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(5)
+    X = _ragged(rng, 30, 2, max_len=9)
+    y = np.arange(30) % 3
+    a = _fit(None, X, y).get_weights()
+    b = _fit(None, X, y).get_weights()
+    same_count = _fit(cpu_threads(None), X, y).get_weights()
+    with threadpool_limits(limits=1):
+        limited = _fit(None, X, y).get_weights()
+    one = _fit(1, X, y).get_weights()
+    for p, q, r, s, t in zip(a, b, same_count, limited, one):
+        np.testing.assert_array_equal(p, q)
+        np.testing.assert_array_equal(p, r)
+        np.testing.assert_array_equal(s, t)

@@ -16,12 +16,13 @@ import warnings
 
 import numpy as np
 
+from ..kernels._threads import default_threads
 from ..kernels.cpu._kernel_set import CPUKernelSet
 from ..training._constraints import plan
 from ._predictor import predict_logits as _predict_logits
 from ._trainer import Trainer
 
-__all__ = ["cuda_available", "kernel_set", "make_trainer", "predict_logits"]
+__all__ = ["cpu_threads", "cuda_available", "kernel_set", "make_trainer", "predict_logits"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -54,6 +55,27 @@ def _cuda_problem():
 def cuda_available():
     """True when numba's CUDA target imports, sees a GPU, and skgru's CUDA kernels load."""
     return _cuda_problem() is None
+
+
+def cpu_threads(n_jobs):
+    """The CPU kernels' thread count for an estimator's ``n_jobs``.
+
+    ``None``: :func:`~skgru.kernels._threads.default_threads`, the cores
+    scikit-learn's OpenMP estimators use, within ``OMP_NUM_THREADS``,
+    threadpoolctl's limits and joblib's worker limits; resolved at every fit
+    and prediction, so the same model uses one thread inside a joblib worker
+    and all cores outside. A positive int: that many. Negative: all
+    processors plus one plus ``n_jobs`` (joblib's meaning; ``-1`` all of them).
+    """
+    if n_jobs is None:
+        return default_threads()
+    if n_jobs == 0:
+        raise ValueError("n_jobs == 0 has no meaning; use None, a positive int or -1.")
+    if n_jobs < 0:
+        from joblib import cpu_count
+
+        return max(1, cpu_count() + 1 + n_jobs)
+    return int(n_jobs)
 
 
 def kernel_set(device, config, params, *, training):

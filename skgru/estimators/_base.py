@@ -5,7 +5,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import cpu_count
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -14,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..data._sequences import _is_ragged, check_input_array, to_sequences, to_token_sequences
 from ..engine._config import TrainConfig
-from ..engine._devices import make_trainer, predict_logits
+from ..engine._devices import cpu_threads, make_trainer, predict_logits
 from ..engine._predictor import predict_states
 from ..model._network import init_embedding, init_params
 from ..training import _constraints
@@ -300,16 +299,7 @@ class _BaseGRU(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         )
 
     def _n_threads(self):
-        # Threads in this process only: a joblib context (e.g. the dask
-        # backend) says how many workers a search may use, not how many
-        # threads one fit may start here, so it is not consulted.
-        if self.n_jobs is None:
-            return 1
-        if self.n_jobs == 0:
-            raise ValueError("n_jobs == 0 has no meaning; use None, a positive int or -1.")
-        if self.n_jobs < 0:
-            return max(1, cpu_count() + 1 + self.n_jobs)
-        return self.n_jobs
+        return cpu_threads(self.n_jobs)
 
     def _new_optimizer(self, params):
         return make_optimizer(

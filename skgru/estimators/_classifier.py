@@ -112,12 +112,17 @@ class ConstrainedGRUClassifier(ClassifierMixin, _BaseGRU):
         Threads for the CPU kernels in ``fit`` and ``predict``: each batch is
         split into row ranges that run through the recurrence on separate
         threads, and the large products into blocks of steps. ``None`` means
-        1; ``-1`` means all processors (``-2`` all but one, and so on).
-        Predictions do not depend on ``n_jobs``; a fit is
-        bitwise reproducible for a given ``n_jobs``, and different values
-        change the last bits of the weights (sums are split differently).
-        Inside ``GridSearchCV(n_jobs=k)`` keep ``k * n_jobs`` at most the
-        number of cores.
+        the physical cores this process may use, as scikit-learn's
+        ``HistGradientBoostingClassifier`` counts them: within
+        ``OMP_NUM_THREADS``, ``threadpoolctl.threadpool_limits`` and the
+        limit joblib gives its worker processes, so ``GridSearchCV(n_jobs=k)``
+        does not oversubscribe the cores (its workers get ``cores // k``
+        threads each). ``-1`` means all processors (``-2`` all but one, and
+        so on). Predictions do not depend on the thread count; a fit is
+        bitwise reproducible for a given thread count, and different counts
+        change the last bits of the weights (sums are split differently):
+        set ``n_jobs`` to an int to get the same model on machines with
+        other core counts.
     verbose : int, default=0
         With 1, print one line per epoch (loss, validation score, time), as
         ``MLPClassifier``; with 2, also progress lines within each epoch.

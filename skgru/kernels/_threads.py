@@ -136,6 +136,27 @@ def blas_threads(n_threads=BLAS_THREADS):
         _BLAS_HOLD.leave()
 
 
+def default_threads():
+    """The thread count of ``n_jobs=None``: the one scikit-learn's OpenMP estimators take.
+
+    That is the physical cores this process may use (cgroup quotas and the
+    affinity mask included), lowered by ``OMP_NUM_THREADS``, by threadpoolctl's
+    OpenMP limit (``threadpool_limits(1)``) and by joblib's worker processes,
+    which set ``OMP_NUM_THREADS`` to ``cores // n_jobs`` so that a
+    ``GridSearchCV(n_jobs=k)`` does not oversubscribe. ``HistGradientBoosting``
+    reads the same count.
+    """
+    try:
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+    except ImportError:  # a scikit-learn without the helper: the same rule by hand
+        from joblib import cpu_count
+
+        n = cpu_count(only_physical_cores=True)
+        env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+        return max(1, int(env)) if env.isdigit() else max(1, n)
+    return max(1, int(_openmp_effective_n_threads()))
+
+
 # --------------------------------------------------------------------------- #
 # Threads of our own. The kernels are compiled with ``nogil=True``, so plain
 # Python threads run them in parallel; the host splits a batch into row ranges
