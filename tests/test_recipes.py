@@ -119,3 +119,22 @@ def test_sequence_recipe_steps_and_grid():
     for name, values in sequence_param_grid().items():
         assert name in params
         assert params[name] in values  # the defaults are a candidate of the grid
+
+
+def test_sequence_recipe_keeps_amplitude_by_default():
+    # Two classes of the same shapes at amplitudes 1 and 3: per-series
+    # scaling makes them identical, the default per-channel scaling does not.
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 4 * np.pi, 64)
+    y = np.arange(60) % 2
+    phase = rng.uniform(0, 2 * np.pi, size=60)
+    noisy = np.sin(t[None] + phase[:, None]) + 0.05 * rng.standard_normal((60, 64))
+    X = (1 + 2 * y)[:, None] * noisy
+    small = {"units": 8, "max_iter": 40, "device": "cpu"}
+    default = make_sequence_classifier(random_state=0, **small)
+    assert default.named_steps["scale"].mode == "channel"
+    per_series = clone(default).set_params(scale__mode="sequence")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert default.fit(X[:40], y[:40]).score(X[40:], y[40:]) == 1.0
+        assert per_series.fit(X[:40], y[:40]).score(X[40:], y[40:]) <= 0.8
