@@ -93,14 +93,17 @@ def make_sequence_classifier(*, random_state=None, **gru_params):
 
 
 def sequence_param_grid():
-    """The small grid for :func:`make_sequence_classifier` (4 candidates).
+    """The small grid for :func:`make_sequence_classifier` (6 candidates).
 
     * ``scale__mode``: ``"channel"`` (the default: amplitudes relative to the
       training set are kept, as activity recordings need, where running is
       louder than walking) or ``"sequence"`` (each series z-normalised on its
       own: shape matters, not amplitude);
     * ``gru__pooling``: ``"max"`` or ``"mean"`` over time (mean suits classes
-      told apart by how often a shape occurs rather than whether it occurs).
+      told apart by how often a shape occurs rather than whether it occurs),
+      or the ``"last"`` state (for short series, tens of steps, that the GRU
+      reads whole, where the order of the shapes up to the end carries the
+      class; on long series it forgets what came early).
 
     Returns
     -------
@@ -112,11 +115,12 @@ def sequence_param_grid():
     >>> from sklearn.model_selection import ParameterGrid
     >>> from skgru import sequence_param_grid
     >>> sequence_param_grid()
-    {'scale__mode': ['sequence', 'channel'], 'gru__pooling': ['max', 'mean']}
+    {'scale__mode': ['channel', 'sequence'], 'gru__pooling': ['max', 'mean', 'last']}
     >>> len(ParameterGrid(sequence_param_grid()))
-    4
+    6
     """
-    return {"scale__mode": ["sequence", "channel"], "gru__pooling": ["max", "mean"]}
+    # The defaults come first, so that GridSearchCV keeps them on ties.
+    return {"scale__mode": ["channel", "sequence"], "gru__pooling": ["max", "mean", "last"]}
 
 
 _TEXT_VECTORIZER = {
