@@ -40,8 +40,9 @@ How (each choice was measured; ``benchmarks/NOTES.md``, "A fair harness"):
   reported as median [min-max] over rounds;
 * the cross-check: every peer cell is measured once more, alone in a fresh
   process with a different protocol (one continuous timed loop, no
-  calibration, no samples), in the middle of the run; the table shows the
-  harness figure's distance from it, and the run says when it is over 10 %;
+  calibration, no samples), right after its cell of the middle round; the
+  table shows that cell's distance from it, and the run says when it is over
+  10 %;
 * the machine: the 1-minute load average at each cell's start and the CPU
   time that other processes used while it ran (``/proc/stat`` minus the
   cell's own), so a loaded run is visible as such;
@@ -611,14 +612,6 @@ def main():
         CONFIGS["skgru@base"] = CONFIGS["skgru"]
     peers = [lab for lab in labels if CONFIGS[lab][3]]
     runner = Runner(os.environ.get("SKGRU_BENCH_KERAS_PYTHON", sys.executable), args.baseline)
-    cells = [
-        (lab, n, mode)
-        for n in names
-        for mode in ("train", "infer")
-        for lab in labels
-        if mode in CONFIGS[lab][1]
-    ]
-
     res = {
         "command": " ".join(["python", "benchmarks/bench_cpu.py", *sys.argv[1:]]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -643,16 +636,16 @@ def main():
         "alone": {},
         "errors": {},
     }
+    res["protocol"]["crosscheck_round"] = (rounds - 1) // 2
     roof = roofline_gflops()
     t_start = time.time()
 
-    def crosscheck():
-        for lab, n, mode in cells:
-            if lab in peers or lab == "skgru":
-                r = runner.run(lab, lambda lb, n=n, mode=mode: ["--alone", lb, n, mode])
-                res["alone"][f"{lab}/{n}/{mode}"] = r
-
     for r in range(rounds):
+        # The cross-check runs each peer cell of the middle round again, alone
+        # and right after it, so that the two figures share the minute: on a
+        # shared virtual machine the speed of one process drifts by tens of
+        # percent within minutes (benchmarks/NOTES.md, "A fair harness").
+        check = r == res["protocol"]["crosscheck_round"] and not args.no_crosscheck
         for n in names:
             for mode in ("train", "infer"):
                 order = [lab for lab in labels if mode in CONFIGS[lab][1]]
@@ -662,11 +655,12 @@ def main():
                     res["cells"].setdefault(f"{lab}/{n}/{mode}", []).append(out)
                     if "error" in out:
                         res["errors"][f"{lab}/{n}/{mode}"] = out["error"]
+                    if check and (lab in peers or lab == "skgru"):
+                        res["alone"][f"{lab}/{n}/{mode}"] = runner.run(
+                            lab, lambda lb, n=n, mode=mode: ["--alone", lb, n, mode]
+                        )
         roof += roofline_gflops()
         print(f"round {r + 1}/{rounds} done ({time.time() - t_start:.0f} s)", file=sys.stderr)
-        if r == (rounds - 1) // 2 and not args.no_crosscheck:
-            crosscheck()
-            print(f"cross-check done ({time.time() - t_start:.0f} s)", file=sys.stderr)
 
     memory = {}
     if not (args.no_memory or args.quick):
@@ -718,11 +712,14 @@ def analyse(res, names, labels, peers):
                     summ[lab][n][f"{mode}_gflops"] = gf
                     summ[lab][n][f"{mode}_pct_roofline"] = 100 * gf / roof
                 alone = _rate(res["alone"].get(f"{lab}/{n}/{mode}"))
-                if s and alone:
+                # Against the cell of the round it followed (same minute).
+                k = res["protocol"].get("crosscheck_round", 0)
+                paired = rates[k] if k < len(rates) else None
+                if paired and alone:
                     checks[f"{lab}/{n}/{mode}"] = {
-                        "harness": s["median"],
+                        "harness": paired,
                         "alone": alone,
-                        "diff_pct": 100 * (s["median"] / alone - 1),
+                        "diff_pct": 100 * (paired / alone - 1),
                     }
     for lab in [x for x in labels if not CONFIGS[x][3]]:
         ratios[lab] = {}
@@ -801,8 +798,8 @@ def render_md(res, names, labels, peers):
         "of that round.  ",
         f"float32 GEMM roofline (numpy 2048^3, 2 threads): {fmt(roof, 1)} GFLOP/s.  ",
         f"Cross-check: each peer cell measured alone in a fresh process ({p['alone_s']} s "
-        "continuous loop) in the middle of the run; `(alone X, +d %)` is the harness figure's "
-        "distance from it.",
+        "continuous loop) right after its cell of the middle round; `(alone X, +d %)` is that "
+        "cell's distance from it.",
         "",
     ]
     over = {k: v for k, v in res["crosscheck"].items() if abs(v["diff_pct"]) > 10}
