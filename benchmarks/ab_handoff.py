@@ -8,9 +8,9 @@ Until the sixth session ``skgru._kernels._config.run_tasks`` handed its
 pieces to a ``ThreadPoolExecutor`` (a future per piece, waited on with
 ``result()``); it now puts them on a queue served by daemon threads and waits
 on one lock per piece (benchmarks/NOTES.md, "A lighter thread hand-off"). This script keeps the
-old hand-off as the baseline and swaps it into ``skgru.kernels.cpu._stack`` in
+old hand-off as the baseline and swaps it into ``skgru.kernels.cpu._kernel_set`` in
 alternating rounds within one process, timing a training step (the
-``bench_cpu.py`` trainer, 2 threads) and ``predict_proba`` of a fitted
+``bench_cpu.py`` step function, 2 threads) and ``predict_proba`` of a fitted
 estimator on each workload, and a hand-off of two no-op pieces. The results
 are bitwise the same (the pieces run the same kernels on the same rows).
 Ratios are old / new per round: above 1 means the new hand-off is faster.
@@ -70,9 +70,9 @@ def main():
     parser.add_argument("--seconds", type=float, default=0.3, help="per sample")
     args = parser.parse_args()
 
-    import skgru.kernels.cpu._stack as stack
-    from bench_cpu import WORKLOADS, build_skgru
+    from bench_cpu import WORKLOADS, build_skgru, build_skgru_step
 
+    import skgru.kernels.cpu._kernel_set as stack
     from skgru.kernels._threads import run_tasks as new_run_tasks
 
     def noop():
@@ -80,9 +80,8 @@ def main():
 
     cases = {"hand-off of 2 no-op pieces": lambda: stack.run_tasks(noop, [(), ()])}
     for name in args.workloads.split(","):
-        train, infer = build_skgru(WORKLOADS[name])
-        cases[f"{name} training step"] = train
-        cases[f"{name} predict_proba"] = infer
+        cases[f"{name} training step"] = build_skgru_step(WORKLOADS[name])[0]
+        cases[f"{name} predict_proba"] = build_skgru(WORKLOADS[name], "infer")[0]
 
     # Calls per sample from a first timing, so each sample lasts ~--seconds.
     counts = {}
