@@ -353,13 +353,17 @@ def test_blas_threads_limit_every_thread_and_restore_after_the_last_block():
 
 
 def test_default_threads_are_scikit_learns_openmp_count():
-    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
     from threadpoolctl import threadpool_limits
 
-    assert cpu_threads(None) == _openmp_effective_n_threads() >= 1
+    # Counted independently of scikit-learn's helper: the physical cores,
+    # lowered by OMP_NUM_THREADS when the process started with it.
+    cores = joblib.cpu_count(only_physical_cores=True)
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    expected = min(int(env), cores) if env.isdigit() else cores
+    assert cpu_threads(None) == expected >= 1
     with threadpool_limits(limits=1):
         assert cpu_threads(None) == 1
-    assert cpu_threads(None) == _openmp_effective_n_threads()
+    assert cpu_threads(None) == expected
     assert cpu_threads(3) == 3
     assert cpu_threads(-1) == joblib.cpu_count()
 
