@@ -286,3 +286,32 @@ def test_numba_threads_unchanged_by_a_failing_fit(monkeypatch):
         with pytest.raises(ValueError):
             _est(learning_rate_init=1e300, solver="sgd").fit(X, y)
     assert numba.get_num_threads() == previous
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_scratch_kept_between_epochs_and_dropped_before_validation(monkeypatch, early_stopping):
+    # Scratch arrays live across epochs (fresh ones cost page faults every
+    # epoch) but not beside a validation pass, and never past the fit.
+    events = []
+    trainer_cls = skgru.engine._trainer.Trainer
+    run_epoch, release = trainer_cls.run_epoch, trainer_cls.release
+    validation_score = ConstrainedGRUClassifier._validation_score
+
+    def log(name, original):
+        def wrapper(self, *args):
+            events.append(name)
+            return original(self, *args)
+
+        return wrapper
+
+    monkeypatch.setattr(trainer_cls, "run_epoch", log("epoch", run_epoch))
+    monkeypatch.setattr(trainer_cls, "release", log("release", release))
+    monkeypatch.setattr(
+        ConstrainedGRUClassifier, "_validation_score", log("validate", validation_score)
+    )
+    X, y = _data(n=40)
+    _est(max_iter=3, early_stopping=early_stopping, n_iter_no_change=5).fit(X, y)
+    if early_stopping:
+        assert events == ["epoch", "release", "validate"] * 3 + ["release"]
+    else:
+        assert events == ["epoch"] * 3 + ["release"]

@@ -417,6 +417,8 @@ class _BaseGRU(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 state["loss_curve_"].append(loss)
                 msg = f"Iteration {len(state['loss_curve_'])}, loss = {loss:.8f}"
                 if val is not None:
+                    # The validation pass must not add its arrays to the scratch's.
+                    trainer.release()
                     score = self._validation_score(current, val)
                     state["validation_scores_"].append(score)
                     msg += f", validation score = {score:.6f}"
@@ -480,6 +482,8 @@ class _BaseGRU(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 "keeping the best weights so far.",
                 UserWarning,
             )
+        finally:
+            trainer.release()
         if val is not None or interrupted:
             final = best_params
         else:

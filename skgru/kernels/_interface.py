@@ -97,7 +97,7 @@ class KernelSet(ABC):
 
     @abstractmethod
     def release(self):
-        """Drop scratch arrays (between epochs, before the host copies weights)."""
+        """Drop scratch arrays (before a validation pass, at the end of a fit)."""
 
     # -- arrays and parameter groups -----------------------------------------------
 
