@@ -596,3 +596,50 @@ def test_kernels_also_run_as_python():
         return np.array(json.loads(proc.stdout.strip().splitlines()[-1]))
 
     np.testing.assert_allclose(run(True), run(False), rtol=1e-9, atol=1e-12)
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 2**16),
+    T=st.integers(1, 6),
+    B=st.integers(1, 5),
+    F=st.integers(1, 4),
+    U=st.integers(1, 5),
+    cut=st.floats(0, 1),
+    reset_after=st.booleans(),
+    with_rmask=st.booleans(),
+    want_dx=st.booleans(),
+)
+def test_kernel_sets_weight_gradients_match_the_compiled_ones(
+    seed, T, B, F, U, cut, reset_after, with_rmask, want_dx
+):
+    # The CPU kernel set forms the weight gradients of a block of steps by
+    # NumPy's BLAS; the compiled function (tested against the oracle above)
+    # is the reference, float64, every gate form and optional input.
+    from skgru.kernels.cpu._kernel_set import _weight_grads
+
+    rng = np.random.default_rng(seed)
+    X, H, S = (
+        rng.normal(size=(T, B, F)),
+        rng.normal(size=(T + 1, B, U)),
+        rng.normal(size=(T, B, 4 * U)),
+    )
+    dA, dM = rng.normal(size=(T, B, 3 * U)), rng.normal(size=(T, B, 3 * U))
+    W = rng.normal(size=(F, 3 * U))
+    rmask = rng.uniform(0, 2, size=(B, U)) if with_rmask else np.zeros((0, U))
+    t0 = int(cut * T)
+    got, want = [], []
+    for fn, out in ((_weight_grads, got), (None, want)):
+        dW, dR, db = (
+            np.full((F, 3 * U), np.nan),
+            np.full((U, 3 * U), np.nan),
+            np.full((2, 3 * U), np.nan),
+        )
+        dX = np.full((T, B, F) if want_dx else (0, B, F), np.nan)
+        if fn is None:
+            _cpu.gru_weight_grads(X, W, H, S, rmask, reset_after, dA, dM, dW, dR, db, dX, t0, T)
+        else:
+            fn(X, H, S, rmask, reset_after, dA, dM, W, dW, dR, db, dX, t0, T)
+        out += [dW, dR, db, dX[t0:]]
+    for name, g, w in zip(("dW", "dR", "dbias", "dX"), got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12, err_msg=name)
