@@ -60,7 +60,7 @@ def _weight_grads(X, H, S, rmask, reset_after, dA, dM, W, dW, dR, dbias, dX, t0,
     ``np.dot`` calls (SciPy's), benchmarks/NOTES.md, "Weight gradients
     through NumPy's BLAS".
     """
-    T, B, F = X.shape
+    B, F = X.shape[1:]
     U = H.shape[2]
     N = (t1 - t0) * B
     if N == 0:
@@ -70,20 +70,20 @@ def _weight_grads(X, H, S, rmask, reset_after, dA, dM, W, dW, dR, dbias, dX, t0,
         return
     dA2 = dA[t0:t1].reshape(N, 3 * U)
     dM2 = dM[t0:t1].reshape(N, 3 * U)
-    dW[:] = np.dot(dA2.T, X[t0:t1].reshape(N, F)).T
+    np.dot(X[t0:t1].reshape(N, F).T, dA2, out=dW)
     _cpu.column_sums(dA2, dbias[0])
     Hp = H[t0:t1]
     Hp = (Hp * rmask[None] if rmask.shape[0] > 0 else Hp).reshape(N, U)
     if reset_after:
-        dR[:] = np.dot(dM2.T, Hp).T
+        np.dot(Hp.T, dM2, out=dR)
         _cpu.column_sums(dM2, dbias[1])
     else:
         dbias[1] = 0
-        dR[:, : 2 * U] = np.dot(dM2[:, : 2 * U].T, Hp).T
+        dR[:, : 2 * U] = np.dot(Hp.T, dM2[:, : 2 * U])
         RH2 = S[t0:t1].reshape(N, 4 * U)[:, 3 * U :]
-        dR[:, 2 * U :] = np.dot(dM2[:, 2 * U :].T, RH2).T
+        dR[:, 2 * U :] = np.dot(RH2.T, dM2[:, 2 * U :])
     if dX.shape[0] > 0:
-        np.dot(dA2, np.ascontiguousarray(W.T), out=dX[t0:t1].reshape(N, F))
+        np.dot(dA2, W.T, out=dX[t0:t1].reshape(N, F))
 
 
 def _take_rows(E, ids, out):
