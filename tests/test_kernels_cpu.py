@@ -610,12 +610,12 @@ def test_kernels_also_run_as_python():
     with_rmask=st.booleans(),
     want_dx=st.booleans(),
 )
-def test_kernel_sets_weight_gradients_match_the_compiled_ones(
+def test_weight_gradients_of_a_step_block_match_their_formulas(
     seed, T, B, F, U, cut, reset_after, with_rmask, want_dx
 ):
-    # The CPU kernel set forms the weight gradients of a block of steps by
-    # NumPy's BLAS; the compiled function (tested against the oracle above)
-    # is the reference, float64, every gate form and optional input.
+    # Both implementations of one block's weight gradients (the compiled one
+    # of the one-thread backward pass, NumPy's of the CPU kernel set) against
+    # the formulas written out here, float64, every gate form and option.
     from skgru.kernels.cpu._kernel_set import _weight_grads
 
     rng = np.random.default_rng(seed)
@@ -628,18 +628,38 @@ def test_kernel_sets_weight_gradients_match_the_compiled_ones(
     W = rng.normal(size=(F, 3 * U))
     rmask = rng.uniform(0, 2, size=(B, U)) if with_rmask else np.zeros((0, U))
     t0 = int(cut * T)
-    got, want = [], []
-    for fn, out in ((_weight_grads, got), (None, want)):
+    # The formulas: sums over the steps t0:T and the batch.
+    Hm = H[t0:T] * rmask[None] if with_rmask else H[t0:T]
+    want = {
+        "dW": np.einsum("tbf,tbg->fg", X[t0:], dA[t0:]),
+        "dbias": np.stack([dA[t0:].sum(axis=(0, 1)), dM[t0:].sum(axis=(0, 1))]),
+        "dX": np.einsum("tbg,fg->tbf", dA[t0:], W) if want_dx else np.zeros((0, B, F)),
+    }
+    if reset_after:
+        want["dR"] = np.einsum("tbu,tbg->ug", Hm, dM[t0:])
+    else:
+        # The n columns multiply r * h_prev (stored in S), not h_prev.
+        want["dR"] = np.concatenate(
+            [
+                np.einsum("tbu,tbg->ug", Hm, dM[t0:, :, : 2 * U]),
+                np.einsum("tbu,tbg->ug", S[t0:, :, 3 * U :], dM[t0:, :, 2 * U :]),
+            ],
+            axis=1,
+        )
+        want["dbias"][1] = 0
+    for fn in (_cpu.gru_weight_grads, _weight_grads):
         dW, dR, db = (
             np.full((F, 3 * U), np.nan),
             np.full((U, 3 * U), np.nan),
             np.full((2, 3 * U), np.nan),
         )
         dX = np.full((T, B, F) if want_dx else (0, B, F), np.nan)
-        if fn is None:
-            _cpu.gru_weight_grads(X, W, H, S, rmask, reset_after, dA, dM, dW, dR, db, dX, t0, T)
-        else:
+        if fn is _weight_grads:
             fn(X, H, S, rmask, reset_after, dA, dM, W, dW, dR, db, dX, t0, T)
-        out += [dW, dR, db, dX[t0:]]
-    for name, g, w in zip(("dW", "dR", "dbias", "dX"), got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12, err_msg=name)
+        else:
+            fn(X, W, H, S, rmask, reset_after, dA, dM, dW, dR, db, dX, t0, T)
+        got = {"dW": dW, "dR": dR, "dbias": db, "dX": dX[t0:]}
+        for name in want:
+            np.testing.assert_allclose(
+                got[name], want[name], rtol=1e-12, atol=1e-12, err_msg=f"{fn.__name__} {name}"
+            )
