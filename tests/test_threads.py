@@ -355,11 +355,11 @@ def test_blas_threads_limit_every_thread_and_restore_after_the_last_block():
 def test_default_threads_are_scikit_learns_openmp_count():
     from threadpoolctl import threadpool_limits
 
-    # Counted independently of scikit-learn's helper: the physical cores,
-    # lowered by OMP_NUM_THREADS when the process started with it.
-    cores = joblib.cpu_count(only_physical_cores=True)
+    # Counted independently of scikit-learn's helper, by its documented
+    # rule: OMP_NUM_THREADS when the process started with it (it may exceed
+    # the cores), else the physical cores.
     env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    expected = min(int(env), cores) if env.isdigit() else cores
+    expected = int(env) if env.isdigit() else joblib.cpu_count(only_physical_cores=True)
     assert cpu_threads(None) == expected >= 1
     with threadpool_limits(limits=1):
         assert cpu_threads(None) == 1
