@@ -125,10 +125,14 @@ def kernel_set(device, config, params, *, training):
     return CPUKernelSet(dtype, config.n_threads)
 
 
-def make_trainer(device, params, optimizer, config, seqs, Y, w):
-    """A trainer for one fit on the kernel set :func:`kernel_set` chooses."""
+def make_trainer(device, params, optimizer, config, seqs, Y, w, copy=True):
+    """A trainer for one fit on the kernel set :func:`kernel_set` chooses.
+
+    ``copy=False`` hands the trainer ``params`` to train in place where the
+    kernel set keeps host arrays (see :class:`~skgru.engine._trainer.Trainer`).
+    """
     ks = kernel_set(device, config, params, training=True)
-    return Trainer(ks, params, optimizer, config, seqs, Y, w)
+    return Trainer(ks, params, optimizer, config, seqs, Y, w, copy=copy)
 
 
 def predict_logits(device, params, seqs, config, fitted=False):

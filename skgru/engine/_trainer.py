@@ -32,7 +32,12 @@ class Trainer:
     kernels : KernelSet
         Where the arithmetic runs.
     params : list of ndarray
-        Initial weights, Keras order (copied).
+        Initial weights, Keras order.
+    copy : bool, default=True
+        Train copies of ``params``. False lets a kernel set that keeps host
+        arrays (the CPU) train ``params`` themselves, in place: one copy of
+        every weight less for the length of the fit (an embedding table is
+        most of a text model's weights). The caller must own them.
     optimizer : BaseOptimizer or None
         Its hyper-parameters, step count and state; None for a trainer that
         only computes losses and gradients (:meth:`loss_and_grads`).
@@ -45,7 +50,7 @@ class Trainer:
         Sample weights.
     """
 
-    def __init__(self, kernels, params, optimizer, config, seqs, Y, w):
+    def __init__(self, kernels, params, optimizer, config, seqs, Y, w, copy=True):
         ks = self.kernels = kernels
         self.optimizer = optimizer
         self.config = config
@@ -54,9 +59,9 @@ class Trainer:
         self._first = first
         # A frozen embedding: no gradient, update, constraint or optimizer slots.
         self.train_embedding = self.embedding and config.embedding_trainable
-        self.params = ks.group(params[first:])
+        self.params = ks.group(params[first:], copy=copy)
         self.grads = ks.zeros_like(self.params)
-        self.E = ks.group(params[:first])
+        self.E = ks.group(params[:first], copy=copy)
         self.sparse = (
             self.train_embedding
             and config.sparse_embeddings
@@ -113,17 +118,33 @@ class Trainer:
         """Host copies of the weights, Keras order."""
         return self.kernels.read(self.E) + self.kernels.read(self.params)
 
+    def take_params(self):
+        """The weights as host arrays, Keras order: the trainer's own on the CPU (no copy).
+
+        For the end of a fit: the trainer must not step again while they are in use.
+        """
+        return [self.kernels.to_host(a) for a in self.param_arrays]
+
+    def weights_finite(self):
+        """Whether every weight is finite, read where the weights live (no copy on the CPU)."""
+        ks = self.kernels
+        return all(np.isfinite(ks.to_host(a)).all() for a in self.param_arrays)
+
     def set_params(self, params):
         self.kernels.write(self.E, params[: self._first])
         self.kernels.write(self.params, params[self._first :])
 
-    def get_optimizer_state(self):
+    def get_optimizer_state(self, copy=True):
+        """The optimizer's state (:meth:`BaseOptimizer.get_state`), read back from the kernel set.
+
+        ``copy=False`` hands over the optimizer's slot arrays, for the end of a fit.
+        """
         ks, opt, first = self.kernels, self.optimizer, self._slot_first
         for name in self.slots:
             arrays = getattr(opt, name)
             ks.read(self.E_slots[name], into=arrays[:first])
             ks.read(self.slots[name], into=arrays[first:])
-        return opt.get_state()
+        return opt.get_state(copy=copy)
 
     def set_optimizer_state(self, state):
         self.optimizer.set_state(state)

@@ -385,11 +385,19 @@ class _BaseGRU(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 # MLPClassifier, which builds a new optimizer for it); only
                 # partial_fit continues an adapted learning rate.
                 optimizer.learning_rate = float(self.learning_rate_init)
-        trainer = make_trainer(self.device, params, optimizer, self._train_config(), seqs, Y, w)
+        # `params` are this fit's own arrays (fresh, or copies of the fitted
+        # weights): the trainer trains them in place rather than a copy.
+        trainer = make_trainer(
+            self.device, params, optimizer, self._train_config(), seqs, Y, w, copy=False
+        )
         n_train = seqs.n_samples
         batch_size = self._batch_size(n_train)
+        # The weights kept when training stops early (validation) or is
+        # interrupted: the initial ones until an epoch does better. One
+        # snapshot at a time, taken only when it changes, so that a text
+        # model's embedding table lives in four copies during the fit (the
+        # weights, Adam's two moments, this), not six.
         best_params = trainer.get_params()
-        last_good = best_params
         n_iter = 0
         scheduled_lr = float(self.learning_rate_init)
         interrupted = False
@@ -399,8 +407,7 @@ class _BaseGRU(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 order = rng.permutation(n_train) if self.shuffle else np.arange(n_train)
                 batches = [order[i : i + batch_size] for i in range(0, n_train, batch_size)]
                 loss = self._run_epoch(trainer, batches, rng, w)
-                current = trainer.get_params()
-                if not np.isfinite(loss) or not all(np.isfinite(p).all() for p in current):
+                if not np.isfinite(loss) or not trainer.weights_finite():
                     what = (
                         f"the loss became {loss}"
                         if not np.isfinite(loss)
@@ -411,7 +418,6 @@ class _BaseGRU(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                         f"{len(state['loss_curve_']) + 1}. Lower learning_rate_init or set "
                         "clipnorm / global_clipnorm. The estimator's weights were not changed."
                     )
-                last_good = current
                 n_iter += 1
                 state["t_"] += n_train
                 state["loss_curve_"].append(loss)
@@ -419,6 +425,7 @@ class _BaseGRU(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 if val is not None:
                     # The validation pass must not add its arrays to the scratch's.
                     trainer.release()
+                    current = trainer.get_params()
                     score = self._validation_score(current, val)
                     state["validation_scores_"].append(score)
                     msg += f", validation score = {score:.6f}"
@@ -429,6 +436,7 @@ class _BaseGRU(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                     if score > state["best_validation_score_"]:
                         state["best_validation_score_"] = score
                         best_params = current
+                    del current
                 else:
                     if loss > state["best_loss_"] - self.tol:
                         state["_no_improvement_count"] += 1
@@ -436,7 +444,8 @@ class _BaseGRU(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                         state["_no_improvement_count"] = 0
                     if loss < state["best_loss_"]:
                         state["best_loss_"] = loss
-                        best_params = current
+                        best_params = None  # dropped before its successor is read
+                        best_params = trainer.get_params()
                 if self.verbose:
                     print(f"{msg}, time = {time.perf_counter() - t0:.3f}s")
                 if incremental:
@@ -477,6 +486,10 @@ class _BaseGRU(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                     )
         except KeyboardInterrupt:
             interrupted = True
+            if best_params is None:
+                # Interrupted between dropping the best snapshot and reading
+                # its successor: no step ran since, the trainer holds it.
+                best_params = trainer.get_params()
             warnings.warn(
                 f"Training interrupted by KeyboardInterrupt after {n_iter} complete epochs; "
                 "keeping the best weights so far.",
@@ -484,11 +497,16 @@ class _BaseGRU(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             )
         finally:
             trainer.release()
-        if val is not None or interrupted:
-            final = best_params
+        if val is None and not interrupted:
+            # The last completed epoch's weights, which the trainer holds
+            # (every epoch ends before the loop's checks).
+            best_params = None
+            final = trainer.take_params()
         else:
-            final = last_good
-        state["_optimizer_state"] = trainer.get_optimizer_state()
+            final = best_params
+        del best_params
+        # The optimizer ends with this fit: its arrays are handed over, not copied.
+        state["_optimizer_state"] = trainer.get_optimizer_state(copy=False)
         if val is None:
             state["best_validation_score_"] = None
             state["validation_scores_"] = None

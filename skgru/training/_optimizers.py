@@ -123,8 +123,14 @@ class BaseOptimizer(ABC):
 
     # -- checkpointing ---------------------------------------------------------
 
-    def get_state(self):
+    def get_state(self, copy=True):
         """Copy of the optimizer state, for checkpoints.
+
+        Parameters
+        ----------
+        copy : bool, default=True
+            False hands over the optimizer's own slot arrays instead of copies
+            (for an optimizer that is not stepped again).
 
         Returns
         -------
@@ -135,7 +141,7 @@ class BaseOptimizer(ABC):
         """
         state = {"t": int(self.t), "learning_rate": float(self.learning_rate)}
         for slot in self._slots:
-            state[slot] = [a.copy() for a in getattr(self, slot)]
+            state[slot] = [a.copy() if copy else a for a in getattr(self, slot)]
         return state
 
     def set_state(self, state):

@@ -193,6 +193,11 @@ class Workspace:
         """Drop every buffer (the next request allocates afresh)."""
         self._buffers.clear()
 
+    def holds(self, key, a):
+        """Whether ``a`` is an array :meth:`empty` returned for ``key``."""
+        buf = self._buffers.get(key)
+        return buf is not None and a.base is buf
+
 
 _NO_IDS = np.zeros((0, 0), dtype=np.int32)
 
@@ -345,7 +350,14 @@ class CPUKernelSet(KernelSet):
         if dh_last is None:
             dh_last = np.zeros((B, U), dtype=dtype)
         F = run.X.shape[2]
-        dX = ws.empty(("dX",) + key, (T, B, F) if want_dx else (0, B, F), dtype)
+        if want_dx and ws.holds("embedded", run.X):
+            # The embedded batch is read after the forward only by this
+            # layer's weight gradients, each step block before it writes that
+            # block's dX (a backward direction reads a reversed copy): dX
+            # takes its place, one (T, B, F) array less at a text model's peak.
+            dX = run.X
+        else:
+            dX = ws.empty(("dX",) + key, (T, B, F) if want_dx else (0, B, F), dtype)
         dM = ws.empty(("dM",) + key, run.A.shape, dtype)
         dh0 = np.empty((B, U), dtype=dtype)
         rows = _row_bounds(B, self.n_threads)
