@@ -5,11 +5,8 @@ data sets (``benchmarks/accuracy.py``; the figures and what else was tried
 are in ``benchmarks/results/accuracy.md`` and ``benchmarks/NOTES.md``).
 """
 
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import VotingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
-from sklearn.svm import LinearSVC
 
 from ._text import SequenceVectorizer
 from .estimators import ConstrainedGRUClassifier
@@ -153,6 +150,11 @@ _TEXT_GRU_WEIGHT = 0.3
 
 def _text_linear(random_state):
     """TF-IDF of words and word pairs into a linear SVM with calibrated probabilities."""
+    # Imported here: sklearn.calibration and sklearn.svm (with the modules
+    # they load) cost every `import skgru` about 14 MB and 70 ms.
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import LinearSVC
+
     return Pipeline(
         [
             ("tfidf", TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2))),
@@ -227,6 +229,8 @@ def make_text_classifier(*, random_state=None, vectorizer_params=None, linear=Tr
     )
     if not linear:
         return sequence
+    from sklearn.ensemble import VotingClassifier  # as in _text_linear
+
     return VotingClassifier(
         [("sequence", sequence), ("words", _text_linear(random_state))],
         voting="soft",
