@@ -663,3 +663,43 @@ def test_weight_gradients_of_a_step_block_match_their_formulas(
             np.testing.assert_allclose(
                 got[name], want[name], rtol=1e-12, atol=1e-12, err_msg=f"{fn.__name__} {name}"
             )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_rows=st.integers(1, 300),
+    n_ids=st.integers(1, 400),
+    seed=st.integers(0, 2**16),
+    id_dtype=st.sampled_from([np.int32, np.int64]),
+)
+def test_unique_rows_is_numpys_unique_with_inverse(n_rows, n_ids, seed, id_dtype):
+    ids = np.random.default_rng(seed).integers(0, n_rows, size=n_ids).astype(id_dtype)
+    rows = np.empty(min(n_ids, n_rows), dtype=np.int64)
+    inverse = np.empty(n_ids, dtype=np.int64)
+    k = _cpu.unique_rows(ids, n_rows, rows, inverse)
+    want_rows, want_inverse = np.unique(ids, return_inverse=True)
+    np.testing.assert_array_equal(rows[:k], want_rows)
+    np.testing.assert_array_equal(inverse, want_inverse)
+
+
+@pytest.mark.parametrize("n_rows", [5, 3000])
+def test_lazy_adam_rows_split_over_threads_is_bitwise_one_threads(n_rows):
+    from skgru.kernels.cpu._kernel_set import CPUKernelSet
+
+    rng = np.random.default_rng(n_rows)
+    tables = [rng.normal(size=(4000, 16)).astype(np.float32) for _ in range(3)]
+    tables[2] = np.abs(tables[2])  # v >= 0
+    rows = rng.permutation(4000)[:n_rows]
+    grad_rows = rng.normal(size=(n_rows, 16)).astype(np.float32)
+    out = []
+    for n_threads in (1, 2):
+        E, m, v = (t.copy() for t in tables)
+        CPUKernelSet(np.float32, n_threads).adam_rows(
+            E, rows, grad_rows, m, v, 0.9, 0.999, 1e-3, 1e-7, 1e-19, 2e-31
+        )
+        out.append((E, m, v))
+    for a, b, before in zip(out[0], out[1], tables):
+        np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(a[rows], before[rows])
+        untouched = np.setdiff1d(np.arange(4000), rows)
+        np.testing.assert_array_equal(a[untouched], before[untouched])

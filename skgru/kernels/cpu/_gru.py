@@ -926,6 +926,29 @@ def add_rows(out, index, src):
 
 
 @njit
+def unique_rows(ids, n_rows, rows, inverse):
+    """``np.unique(ids, return_inverse=True)`` for ids in ``[0, n_rows)``, by marking.
+
+    Writes the distinct ids in increasing order to ``rows[:k]`` and the
+    position of each id among them to ``inverse``; returns ``k``. Three
+    linear passes instead of a sort: W4's 12,800 ids of a 20,000-word
+    vocabulary took 0.49 ms through ``np.unique``, 3 % of a training step.
+    """
+    pos = np.full(n_rows, -1, dtype=np.int64)
+    for i in range(ids.shape[0]):
+        pos[ids[i]] = 0
+    k = 0
+    for r in range(n_rows):
+        if pos[r] == 0:
+            pos[r] = k
+            rows[k] = r
+            k += 1
+    for i in range(ids.shape[0]):
+        inverse[i] = pos[ids[i]]
+    return k
+
+
+@njit
 def adam_rows(param, m, v, rows, grad_rows, b1, c1, b2, c2, neg_lr, eps, g_min, s_min):
     """Lazy Adam on the rows ``rows`` of a 2-D ``param`` (an embedding), in place.
 

@@ -201,6 +201,10 @@ class Workspace:
 
 _NO_IDS = np.zeros((0, 0), dtype=np.int32)
 
+# Rows per thread below which the lazy Adam update of an embedding stays on
+# one thread (a hand-off costs tens of microseconds).
+_MIN_ADAM_ROWS = 1024
+
 
 def _run(X, mask, W, R, bias, rmask, reset_after, store, ws, key, n_threads, table, ids, h0=None):
     T, B, F = X.shape
@@ -519,13 +523,28 @@ class CPUKernelSet(KernelSet):
             _updates.rmsprop(*args, rho, lr, eps, momentum)
 
     def adam_rows(self, E, rows, grad_rows, m, v, beta_1, beta_2, lr_t, eps, g_min, s_min):
-        _updates.adam_rows(E, rows, grad_rows, m, v, beta_1, beta_2, lr_t, eps, g_min, s_min)
+        # The rows are distinct, so blocks of them are disjoint updates; the
+        # rows of a text batch are scattered over tables several MB large, and
+        # two threads fetch them faster than one.
+        parts = split(len(rows), min(self.n_threads, len(rows) // _MIN_ADAM_ROWS))
+        hyper = (beta_1, beta_2, lr_t, eps, g_min, s_min)
+        run_tasks(
+            _updates.adam_rows,
+            [(E, rows[k0:k1], grad_rows[k0:k1], m, v) + hyper for k0, k1 in zip(parts, parts[1:])],
+        )
 
     # -- embeddings and constraints ----------------------------------------------------------
 
     def embedding_rows(self, dX, batch):
         valid = batch.mask_host.astype(bool)
-        rows, inverse = np.unique(batch.ids_host[valid], return_inverse=True)
+        ids = batch.ids_host[valid]
+        if ids.size:
+            n_rows = int(ids.max()) + 1
+            rows = np.empty(min(ids.size, n_rows), dtype=np.int64)
+            inverse = np.empty(ids.size, dtype=np.int64)
+            rows = rows[: _cpu.unique_rows(ids, n_rows, rows, inverse)]
+        else:
+            rows, inverse = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         grad_rows = np.zeros((len(rows), dX.shape[2]), dtype=self.dtype)
         # All steps valid (no padding): the rows in the same order without a copy.
         dX_valid = dX.reshape(-1, dX.shape[2]) if valid.all() else dX[valid]
