@@ -703,3 +703,23 @@ def test_lazy_adam_rows_split_over_threads_is_bitwise_one_threads(n_rows):
         assert not np.array_equal(a[rows], before[rows])
         untouched = np.setdiff1d(np.arange(4000), rows)
         np.testing.assert_array_equal(a[untouched], before[untouched])
+
+
+@pytest.mark.parametrize("vocab", [50, 10**6])  # marking, and np.unique's sort
+def test_embedding_rows_are_the_distinct_valid_ids_and_their_summed_gradients(vocab):
+    from skgru.kernels._interface import Batch
+    from skgru.kernels.cpu._kernel_set import CPUKernelSet
+
+    rng = np.random.default_rng(vocab)
+    T, B, D = 7, 5, 3
+    ids = rng.integers(1, vocab, size=(T, B)).astype(np.int32)
+    ids[:, 0] = 4  # a repeated id
+    mask = (rng.random((T, B)) < 0.8).astype(np.uint8)
+    dX = rng.normal(size=(T, B, D)).astype(np.float32)
+    batch = Batch(None, mask, T, B, ids=ids, ids_host=ids, mask_host=mask)
+    rows, grad_rows = CPUKernelSet(np.float32).embedding_rows(dX, batch)
+    valid = mask.astype(bool)
+    want_rows = np.unique(ids[valid])
+    np.testing.assert_array_equal(rows, want_rows)
+    for r, g in zip(rows, grad_rows):
+        np.testing.assert_allclose(g, dX[valid & (ids == r)].sum(axis=0), rtol=1e-6)
