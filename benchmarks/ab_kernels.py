@@ -112,7 +112,9 @@ def run(mod, d, B, T, F, U, reset_after=True, threads=1):
 
         H3 = np.empty_like(H)
         table, ids = np.empty((0, 3 * U), f32), np.zeros((0, 0), np.int32)
-        part = args + (H3, np.empty((0, B, 4 * U), f32), A2, table, ids, mod.RECUR)
+        part = args + (H3, np.empty((0, B, 4 * U), f32), table, ids)
+        if hasattr(mod, "RECUR"):  # kernels before the projection moved into the recurrence
+            part = args + (H3, np.empty((0, B, 4 * U), f32), A2, table, ids, mod.RECUR)
         rows = split(B, threads)
         t0 = time.perf_counter()
         run_tasks(mod.gru_forward_part, [part + (r0, r1) for r0, r1 in zip(rows, rows[1:])])

@@ -341,30 +341,18 @@ def _product(A, Bm, out, training):
         matmul_rowwise(A, Bm, out)
 
 
-@njit
-def project_inputs(X2, W, A2):
-    """``A2 = X2 @ W`` for rows of the flattened input ``(n, F)`` (training).
-
-    The input projection of every step in one product; the host may split
-    the ``T * B`` rows into blocks (contiguous runs of whole steps) and run
-    them on several threads.
-    """
-    if X2.shape[0] == 0 or X2.shape[1] == 0:
-        A2[:] = 0
-    else:
-        np.dot(X2, W, A2)
-
-
 @njit(fastmath=GATE_FASTMATH)
-def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, ids, b0, b1):
+def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, table, ids, b0, b1):
     """The time loop of the forward pass for the batch rows ``b0:b1``.
 
-    Training (``S`` not empty): ``A (T, B, 3U)`` holds the input projections
-    (without bias) of every step, computed beforehand by
-    :func:`project_inputs`; fills ``H[:, b0:b1]`` and ``S[:, b0:b1]``.
-    Inference (``S`` empty): each step's input projection is made here, just
-    before it is used (``A`` is not read; the whole (T, B, 3U) array would be
-    a round trip through memory, 79 MB on W3), and all products use
+    Fills ``H[:, b0:b1]`` and, when training (``S`` not empty), the gates
+    ``S[:, b0:b1]``. Each step's input projection is made here, just before
+    its gate loop reads it, into a scratch block that stays in cache: a
+    separate pass over all steps first wrote a ``(T, B, 3U)`` array that the
+    gate loops then read back from memory (9.8 MB on W2, 79 MB on W3), and
+    the forward ran 1.1-1.15x faster without it (benchmarks/NOTES.md, "The
+    input projection inside the recurrence"). Training's products go in the
+    row blocks of :func:`matmul_blocks`; inference's use
     :func:`matmul_rowwise`, so each sequence's result is independent of the
     batch and of the row range it is computed in. Rows never interact, so
     disjoint row ranges can run on separate threads.
@@ -382,7 +370,7 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
     """
     wide_vectors()
     # Views of the arguments without reference counts (see borrowed).
-    X, mask, H, S, A = borrowed(X), borrowed(mask), borrowed(H), borrowed(S), borrowed(A)
+    X, mask, H, S = borrowed(X), borrowed(mask), borrowed(H), borrowed(S)
     table, ids, bias, rmask = borrowed(table), borrowed(ids), borrowed(bias), borrowed(rmask)
     T = mask.shape[0]
     U = R.shape[0]
@@ -392,9 +380,9 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
     store = S.shape[0] > 0
     use_rmask = rmask.shape[0] > 0
     use_table = table.shape[0] > 0 and not store
-    project_here = not store and not use_table and X.shape[2] > 0
-    # Inference's per-step projections (none when training or reading a table).
-    a_step = np.zeros((0 if store or use_table else Bc, G), dtype=H.dtype)
+    project_here = not use_table and X.shape[2] > 0
+    # Each step's input projections (none when reading a table).
+    a_step = np.zeros((0 if use_table else Bc, G), dtype=H.dtype)
     b_i = bias[0]
     b_h = bias[1]
     # The weights on a 64-byte boundary (see aligned_copy).
@@ -422,12 +410,9 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
             if store:
                 S[t, b0:b1] = 0
             continue
-        if store:
-            a_t = A[t, b0:b1]
-        else:
-            a_t = a_step
-            if project_here:
-                matmul_rowwise(X[t, b0:b1], Wa, a_t)
+        a_t = a_step
+        if project_here:
+            _product(X[t, b0:b1], Wa, a_t, store)
         if use_rmask:
             for b in range(Bc):
                 for j in range(U):
@@ -451,47 +436,34 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, 
             _candidate_rows(a_src, a_ids, b_i, Q, Zt, RH, h_prev, h_new, s_rows, store, m_t, one)
 
 
-PROJECT = 0  # phase of gru_forward_part: input projections of the steps lo:hi
-RECUR = 1  # phase of gru_forward_part: the recurrence of the batch rows lo:hi
 BPTT = 0  # phase of gru_backward_part: the time loop of the batch rows lo:hi
 WEIGHTS = 1  # phase of gru_backward_part: weight gradients from the steps lo:hi
 
 
 @njit
-def gru_forward_part(
-    X, mask, W, R, bias, h0, rmask, reset_after, H, S, A, table, ids, phase, lo, hi
-):
-    """One piece of the forward pass: ``phase`` PROJECT (steps ``lo:hi``) or RECUR (rows).
+def gru_forward_part(X, mask, W, R, bias, h0, rmask, reset_after, H, S, table, ids, lo, hi):
+    """The forward pass of the batch rows ``lo:hi`` (:func:`gru_recurrence`).
 
-    The host runs all PROJECT pieces, then all RECUR pieces, each set on
-    several threads if it likes (the pieces of a set write disjoint
-    outputs). One compiled entry for both phases: each entry point costs a
-    fresh process some 20 ms to load from numba's cache.
+    The host runs disjoint row ranges on several threads if it likes. The
+    one compiled entry point of the CPU kernel set's forward: each entry
+    point costs a fresh process some 20 ms to load from numba's cache.
     """
-    if phase == PROJECT:
-        B, F = X.shape[1], X.shape[2]
-        n = (hi - lo) * B
-        project_inputs(X[lo:hi].reshape(n, F), W, A[lo:hi].reshape(n, A.shape[2]))
-    else:
-        gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, A, table, ids, lo, hi)
+    gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, table, ids, lo, hi)
 
 
 @njit
 def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
     """Forward pass over a batch on one thread; fills ``H`` (and ``S`` when it is not empty).
 
-    :func:`project_inputs` for all steps (training), then
-    :func:`gru_recurrence` over all rows. ``A (T, B, 3U)`` is workspace for
-    the input projections of training (it may be reused by the backward pass
-    as ``dA``); inference does not use it.
+    The arguments of the CUDA kernel set's ``gru_forward``. ``A (T, B, 3U)``
+    is the training workspace that the backward pass fills with ``dA``; the
+    CPU forward does not use it (it projects each step's input inside the
+    recurrence).
     """
-    T, B, F = X.shape
-    table = np.empty((0, A.shape[2]), dtype=H.dtype)
+    B = X.shape[1]
+    table = np.empty((0, R.shape[1]), dtype=H.dtype)
     ids = np.zeros((0, 0), dtype=np.int32)
-    args = (X, mask, W, R, bias, h0, rmask, reset_after, H, S, A, table, ids)
-    if S.shape[0] > 0:  # inference projects step by step inside the recurrence
-        gru_forward_part(*args, PROJECT, 0, T)
-    gru_forward_part(*args, RECUR, 0, B)
+    gru_forward_part(X, mask, W, R, bias, h0, rmask, reset_after, H, S, table, ids, 0, B)
 
 
 @njit

@@ -217,7 +217,8 @@ def _run(X, mask, W, R, bias, rmask, reset_after, store, ws, key, n_threads, tab
     dtype = X.dtype
     H = ws.empty(("H",) + key, (T + 1, B, U), dtype)
     S = ws.empty(("S",) + key, (T, B, 4 * U) if store else (0, B, 4 * U), dtype)
-    # Inference projects each step's input inside the recurrence: no A.
+    # The backward's dA (training only): the forward projects each step's
+    # input inside the recurrence and stores no projections.
     A = ws.empty(("A",) + key, (T, B, 3 * U) if store else (0, B, 3 * U), dtype)
     b2 = np.ascontiguousarray(fused_bias(bias))
     if h0 is None:
@@ -226,17 +227,11 @@ def _run(X, mask, W, R, bias, rmask, reset_after, store, ws, key, n_threads, tab
         h0 = np.ascontiguousarray(h0, dtype=dtype)
     if table is None:
         table, ids = np.empty((0, 3 * U), dtype=dtype), _NO_IDS
-    args = (X, mask, W, R, b2, h0, rmask, reset_after, H, S, A, table, ids)
-    if store:
-        steps = _step_bounds(T, B, n_threads)
-        run_tasks(
-            _cpu.gru_forward_part,
-            [args + (_cpu.PROJECT, t0, t1) for t0, t1 in zip(steps, steps[1:])],
-        )
+    args = (X, mask, W, R, b2, h0, rmask, reset_after, H, S, table, ids)
     rows = _row_bounds(B, n_threads)
     run_tasks(
         _cpu.gru_forward_part,
-        [args + (_cpu.RECUR, b0, b1) for b0, b1 in zip(rows, rows[1:])],
+        [args + (b0, b1) for b0, b1 in zip(rows, rows[1:])],
     )
     return H, S, A
 
@@ -378,7 +373,7 @@ class CPUKernelSet(KernelSet):
             (np.empty_like(W), np.empty_like(R), np.empty((2, 3 * U), dtype=dtype))
             for _ in steps[2:]
         ]
-        # dA overwrites the forward's input projections A (no longer needed).
+        # dA goes to the run's A, scratch that the forward leaves unused.
         head = (run.X, run.mask, W, R, run.rmask, reset_after, run.H, run.S)
         grads_in = (dH_seq, dh_last)
         tail = (dX, dh0, run.A, dM)
