@@ -98,17 +98,20 @@ def test_trainer_trains_the_given_arrays_only_when_told(copy):
 def test_final_weights_are_the_last_epochs_without_validation(monkeypatch):
     # The fit hands over the trainer's own arrays at the end: they must be
     # the weights after the last completed epoch, which a copy taken right
-    # after each epoch shows.
+    # after each epoch shows. The reported losses grow, so the best epoch is
+    # the first and the last epoch's weights are not the best ones.
     original = skgru.engine._trainer.Trainer.run_epoch
     after_epoch = []
 
     def run_epoch(self, batches, rng):
         loss = original(self, batches, rng)
         after_epoch.append(self.get_params())
-        return loss
+        return loss + 10.0 * len(after_epoch)
 
     monkeypatch.setattr(skgru.engine._trainer.Trainer, "run_epoch", run_epoch)
     _, clf = _peak_in_tables()  # a warm-up fit, then the measured one
     assert clf.n_iter_ == 3 and len(after_epoch) == 6
+    assert np.argmin(clf.loss_curve_) == 0
     for p, q in zip(clf.get_weights(), after_epoch[-1]):
         np.testing.assert_array_equal(p, q)
+    assert any(not np.array_equal(p, q) for p, q in zip(clf.get_weights(), after_epoch[-3]))
