@@ -346,6 +346,42 @@ def test_blas_threads_limit_every_thread_and_restore_after_the_last_block():
     assert after == before
 
 
+def test_weight_initialisation_runs_on_one_blas_thread(monkeypatch):
+    """A fit's QR initialisation runs under the kernels' BLAS limit.
+
+    On all of OpenBLAS's threads it left them spinning for about 0.1 s,
+    halving the speed of the first training steps on a 2-core machine.
+    """
+    from threadpoolctl import threadpool_limits
+
+    import skgru.estimators._base as base
+    from skgru.kernels._threads import BLAS_THREADS, _blas_libraries
+
+    shared, local = _blas_libraries()
+    if not shared + local or BLAS_THREADS is None:
+        pytest.skip("no BLAS library found by threadpoolctl, or SKGRU_BLAS_THREADS=0")
+    seen = []
+    real = base.init_params
+
+    def spy(*args, **kwargs):
+        seen.append([lib.get_num_threads() for lib in shared + local])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(base, "init_params", spy)
+    X = np.random.default_rng(0).standard_normal((16, 5, 3)).astype(np.float32)
+    with threadpool_limits(limits=2, user_api="blas"):
+        for lib in shared:
+            lib._real_set_num_threads(2)
+        outside = [lib.get_num_threads() for lib in shared + local]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ConstrainedGRUClassifier(units=4, max_iter=1, random_state=0).fit(X, np.arange(16) % 2)
+        after = [lib.get_num_threads() for lib in shared + local]
+    assert outside == [2] * len(outside)
+    assert seen == [[BLAS_THREADS] * len(outside)]
+    assert after == outside
+
+
 # --------------------------------------------------------------------------- #
 # The default thread count (n_jobs=None)
 # --------------------------------------------------------------------------- #

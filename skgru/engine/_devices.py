@@ -16,13 +16,20 @@ import warnings
 
 import numpy as np
 
-from ..kernels._threads import default_threads
+from ..kernels._threads import blas_threads, default_threads
 from ..kernels.cpu._kernel_set import CPUKernelSet
 from ..training._constraints import plan
 from ._predictor import predict_logits as _predict_logits
 from ._trainer import Trainer
 
-__all__ = ["cpu_threads", "cuda_available", "kernel_set", "make_trainer", "predict_logits"]
+__all__ = [
+    "cpu_threads",
+    "cuda_available",
+    "host_blas_limit",
+    "kernel_set",
+    "make_trainer",
+    "predict_logits",
+]
 
 
 @functools.lru_cache(maxsize=1)
@@ -76,6 +83,18 @@ def cpu_threads(n_jobs):
 
         return max(1, cpu_count() + 1 + n_jobs)
     return int(n_jobs)
+
+
+def host_blas_limit():
+    """The BLAS thread limit of the CPU kernels, for host arithmetic just before them.
+
+    A fit's weight initialisation (a QR) on all of OpenBLAS's threads leaves
+    them spinning for about 0.1 s after it returns, and on a machine with as
+    many cores as the kernels' threads that halved the speed of the first
+    training steps (benchmarks/NOTES.md, "Spinning BLAS threads at the start
+    of a fit").
+    """
+    return blas_threads()
 
 
 def kernel_set(device, config, params, *, training):

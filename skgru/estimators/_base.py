@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..data._sequences import _is_ragged, check_input_array, to_sequences, to_token_sequences
 from ..engine._config import TrainConfig
-from ..engine._devices import cpu_threads, make_trainer, predict_logits
+from ..engine._devices import cpu_threads, host_blas_limit, make_trainer, predict_logits
 from ..engine._predictor import predict_states
 from ..model._network import init_embedding, init_params
 from ..training import _constraints
@@ -329,16 +329,17 @@ class _BaseGRU(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 n_inputs = self.embedding_dim
             else:
                 n_inputs = seqs.n_features
-            params = init_params(
-                rng,
-                n_inputs,
-                self.units,
-                Y.shape[1],
-                self.reset_after,
-                dtype,
-                self.num_layers,
-                self.bidirectional,
-            )
+            with host_blas_limit():
+                params = init_params(
+                    rng,
+                    n_inputs,
+                    self.units,
+                    Y.shape[1],
+                    self.reset_after,
+                    dtype,
+                    self.num_layers,
+                    self.bidirectional,
+                )
             if self.embedding_dim is not None:
                 E = self._initial_embedding()
                 if E is None:
