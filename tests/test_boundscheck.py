@@ -63,17 +63,17 @@ SCRIPT = textwrap.dedent(
         rmask = r(B, U) if use_rmask else np.zeros((0, U), dtype)
         H = np.empty((T + 1, B, U), dtype)
         S = np.empty((T if store else 0, B, 4 * U), dtype)
-        A = np.empty((T, B, 3 * U), dtype)
-        _cpu.gru_forward(X, mask, W, R, b2, h0, rmask, reset_after, H, S, A)
+        _cpu.gru_forward(X, mask, W, R, b2, h0, rmask, reset_after, H, S)
         assert np.isfinite(H).all()
         if S.shape[0] != T:
             return  # inference only: the backward pass needs the stored gates
         dW, dR, db = np.empty_like(W), np.empty_like(R), np.empty((2, 3 * U), dtype)
         dX = np.empty((T, B, F) if with_dx else (0, B, F), dtype)
         dH_seq = r(T, B, U) if with_seq else np.zeros((0, B, U), dtype)
-        dh0, dM = np.empty((B, U), dtype), np.empty_like(A)
+        dh0 = np.empty((B, U), dtype)
+        dA, dM = np.empty((T, B, 3 * U), dtype), np.empty((T, B, 3 * U), dtype)
         _cpu.gru_backward(
-            X, mask, W, R, rmask, reset_after, H, S, dH_seq, r(B, U), dW, dR, db, dX, dh0, A, dM
+            X, mask, W, R, rmask, reset_after, H, S, dH_seq, r(B, U), dW, dR, db, dX, dh0, dA, dM
         )
         for g in (dW, dR, db, dX, dh0):
             assert np.isfinite(g).all()

@@ -67,7 +67,7 @@ def _problem(seed, B, T, F, U, dtype, mask=None, with_rmask=False, scale=0.6):
 
 
 def _kernel_forward(p, reset_after, dtype, store=True):
-    """Run the kernel forward; returns time-major ``H, S, A`` and inputs."""
+    """Run the kernel forward; returns time-major ``H, S`` and inputs."""
     x = np.ascontiguousarray(p["x"].transpose(1, 0, 2), dtype=dtype)
     T, B, F = x.shape
     U = p["R"].shape[0]
@@ -75,7 +75,6 @@ def _kernel_forward(p, reset_after, dtype, store=True):
     rmask = p["rmask"] if p["rmask"] is not None else np.zeros((0, U), dtype=dtype)
     H = np.full((T + 1, B, U), np.nan, dtype=dtype)
     S = np.full((T, B, 4 * U) if store else (0, B, 4 * U), np.nan, dtype=dtype)
-    A = np.empty((T, B, 3 * U), dtype=dtype)
     _cpu.gru_forward(
         x,
         mask,
@@ -87,13 +86,12 @@ def _kernel_forward(p, reset_after, dtype, store=True):
         bool(reset_after),
         H,
         S,
-        A,
     )
-    return H, S, A, x, mask, rmask
+    return H, S, x, mask, rmask
 
 
 def _kernel_backward(p, reset_after, dtype, with_seq=True, with_dx=True):
-    H, S, A, x, mask, rmask = _kernel_forward(p, reset_after, dtype)
+    H, S, x, mask, rmask = _kernel_forward(p, reset_after, dtype)
     T, B, F = x.shape
     U = p["R"].shape[0]
     dH_seq = (
@@ -106,6 +104,7 @@ def _kernel_backward(p, reset_after, dtype, with_seq=True, with_dx=True):
     dbias = np.full((2, 3 * U), np.nan, dtype=dtype)
     dX = np.full((T, B, F) if with_dx else (0, B, F), np.nan, dtype=dtype)
     dh0 = np.full((B, U), np.nan, dtype=dtype)
+    dA = np.empty((T, B, 3 * U), dtype=dtype)
     dM = np.empty((T, B, 3 * U), dtype=dtype)
     _cpu.gru_backward(
         x,
@@ -123,7 +122,7 @@ def _kernel_backward(p, reset_after, dtype, with_seq=True, with_dx=True):
         dbias,
         dX,
         dh0,
-        A,  # dA may alias the forward's A
+        dA,
         dM,
     )
     return {
@@ -425,7 +424,7 @@ def test_inference_batch_size_invariance(reset_after, dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 def test_inference_leaves_S_untouched_and_fills_H(dtype):
     p = _problem(2, 3, 4, 2, 2, dtype)
-    H, S, _, _, _, _ = _kernel_forward(p, True, dtype, store=False)
+    H, S, _, _, _ = _kernel_forward(p, True, dtype, store=False)
     assert S.shape[0] == 0
     assert np.isfinite(H).all()
 

@@ -34,7 +34,7 @@ class LayerRun:
     mask: object  # (T, B), reversed for direction 1
     H: object  # (T + 1, B, U)
     S: object  # (T, B, 4U) stored gates, or empty at inference
-    A: object  # (T, B, 3U) input projections, or empty at inference
+    A: object  # (T, B, 3U) input projections where the kernel set stores them (CUDA), or None
     rmask: object  # (B, U) recurrent dropout mask, or None
     input_mask: object = None  # (B, F) dropout mask the engine applied to the input
 
@@ -164,10 +164,10 @@ class KernelSet(ABC):
     def layer_forward(self, X, mask, W, R, bias, rmask, reset_after, training, key, table=None):
         """Run one GRU over ``X``; returns a :class:`LayerRun`.
 
-        ``training`` stores the gates and input projections for
-        :meth:`layer_backward`. ``table`` is a pair ``(projected table, ids)``
-        standing in for ``X @ W`` (inference with token input; ``X`` is then
-        None) or None.
+        ``training`` stores the gates (and, where the kernel set keeps them,
+        the input projections) for :meth:`layer_backward`. ``table`` is a
+        pair ``(projected table, ids)`` standing in for ``X @ W`` (inference
+        with token input; ``X`` is then None) or None.
         """
 
     @abstractmethod

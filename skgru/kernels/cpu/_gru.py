@@ -410,9 +410,8 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, table, ids
             if store:
                 S[t, b0:b1] = 0
             continue
-        a_t = a_step
         if project_here:
-            _product(X[t, b0:b1], Wa, a_t, store)
+            _product(X[t, b0:b1], Wa, a_step, store)
         if use_rmask:
             for b in range(Bc):
                 for j in range(U):
@@ -420,7 +419,7 @@ def gru_recurrence(X, W, mask, R, bias, h0, rmask, reset_after, H, S, table, ids
         else:
             HM[:] = h_prev
         # Each row's input projection: a table row (token ids) or its own.
-        a_src = table if use_table else a_t
+        a_src = table if use_table else a_step
         a_ids = ids[t, b0:b1] if use_table else no_ids
         # The gates go to S when training, else to a scratch row.
         s_rows = S[t, b0:b1] if store else gate_rows
@@ -452,13 +451,12 @@ def gru_forward_part(X, mask, W, R, bias, h0, rmask, reset_after, H, S, table, i
 
 
 @njit
-def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S, A):
+def gru_forward(X, mask, W, R, bias, h0, rmask, reset_after, H, S):
     """Forward pass over a batch on one thread; fills ``H`` (and ``S`` when it is not empty).
 
-    The arguments of the CUDA kernel set's ``gru_forward``. ``A (T, B, 3U)``
-    is the training workspace that the backward pass fills with ``dA``; the
-    CPU forward does not use it (it projects each step's input inside the
-    recurrence).
+    The CUDA kernel set's ``gru_forward`` takes one argument more, ``A``,
+    where it stores the input projections; this one projects each step's
+    input inside the recurrence and stores none.
     """
     B = X.shape[1]
     table = np.empty((0, R.shape[1]), dtype=H.dtype)
@@ -708,8 +706,7 @@ def gru_backward(
 
     :func:`gru_bptt` over all rows, then :func:`gru_weight_grads` over all
     steps. Writes ``dW, dR, dbias (2, 3U), dX (or empty), dh0``. ``dA`` and
-    ``dM`` are ``(T, B, 3U)`` workspaces (``dA`` may alias the forward's
-    ``A``).
+    ``dM`` are ``(T, B, 3U)`` workspaces.
     """
     T, B, F = X.shape
     args = (X, mask, W, R, rmask, reset_after, H, S, dH_seq, dh_last, dW, dR, dbias, dX, dh0, dA)

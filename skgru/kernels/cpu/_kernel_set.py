@@ -217,9 +217,6 @@ def _run(X, mask, W, R, bias, rmask, reset_after, store, ws, key, n_threads, tab
     dtype = X.dtype
     H = ws.empty(("H",) + key, (T + 1, B, U), dtype)
     S = ws.empty(("S",) + key, (T, B, 4 * U) if store else (0, B, 4 * U), dtype)
-    # The backward's dA (training only): the forward projects each step's
-    # input inside the recurrence and stores no projections.
-    A = ws.empty(("A",) + key, (T, B, 3 * U) if store else (0, B, 3 * U), dtype)
     b2 = np.ascontiguousarray(fused_bias(bias))
     if h0 is None:
         h0 = np.zeros((B, U), dtype=dtype)
@@ -233,7 +230,7 @@ def _run(X, mask, W, R, bias, rmask, reset_after, store, ws, key, n_threads, tab
         _cpu.gru_forward_part,
         [args + (b0, b1) for b0, b1 in zip(rows, rows[1:])],
     )
-    return H, S, A
+    return H, S
 
 
 class CPUKernelSet(KernelSet):
@@ -338,11 +335,12 @@ class CPUKernelSet(KernelSet):
         tab, ids = table if table is not None else (None, None)
         if X is None:  # the first layer reads its projections from the table
             X = np.empty(mask.shape + (0,), dtype=self.dtype)
-        H, S, A = _run(
+        H, S = _run(
             X, mask, W, R, bias, rm, reset_after, training, self.workspace, key,
             self.n_threads, tab, ids, h0,
         )  # fmt: skip
-        return LayerRun(X, mask, H, S, A, rm)
+        # No stored input projections: each step projects its input in the recurrence.
+        return LayerRun(X, mask, H, S, None, rm)
 
     def layer_backward(self, run, W, R, bias, reset_after, dH_seq, dh_last, want_dx, key, out):
         dtype = self.dtype
@@ -362,7 +360,8 @@ class CPUKernelSet(KernelSet):
             dX = run.X
         else:
             dX = ws.empty(("dX",) + key, (T, B, F) if want_dx else (0, B, F), dtype)
-        dM = ws.empty(("dM",) + key, run.A.shape, dtype)
+        dA = ws.empty(("dA",) + key, (T, B, 3 * U), dtype)
+        dM = ws.empty(("dM",) + key, (T, B, 3 * U), dtype)
         dh0 = np.empty((B, U), dtype=dtype)
         rows = _row_bounds(B, self.n_threads)
         steps = _step_bounds(T, B, self.n_threads)
@@ -373,10 +372,9 @@ class CPUKernelSet(KernelSet):
             (np.empty_like(W), np.empty_like(R), np.empty((2, 3 * U), dtype=dtype))
             for _ in steps[2:]
         ]
-        # dA goes to the run's A, scratch that the forward leaves unused.
         head = (run.X, run.mask, W, R, run.rmask, reset_after, run.H, run.S)
         grads_in = (dH_seq, dh_last)
-        tail = (dX, dh0, run.A, dM)
+        tail = (dX, dh0, dA, dM)
         run_tasks(
             _cpu.gru_backward_part,
             [
@@ -387,7 +385,7 @@ class CPUKernelSet(KernelSet):
         run_tasks(
             _weight_grads,
             [
-                (run.X, run.H, run.S, run.rmask, reset_after, run.A, dM, W) + part + (dX, t0, t1)
+                (run.X, run.H, run.S, run.rmask, reset_after, dA, dM, W) + part + (dX, t0, t1)
                 for part, t0, t1 in zip(parts, steps, steps[1:])
             ],
         )
